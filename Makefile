@@ -1,0 +1,122 @@
+# spotlight.cam: one non-recursive Makefile for every daemon, tool and test.
+#
+#   make            build everything into build/
+#   make run        start the whole suite locally on http://localhost:8080
+#   make stop       stop what `make run` started
+#   make test       every test (unit, integration through nginx)
+#   make asan       the test suite against ASan+UBSan builds
+#   make bench      benchmarks that print numbers
+#   make deps       install the Debian packages the suite needs
+#
+# Layout rules (no edits needed when adding files):
+#   common/*.c            -> build/libsc.a         (*_test.c excluded)
+#   common/*_test.c       -> build/test/<name>     (Check, linked with libsc.a)
+#   services/S/*.c        -> build/S               (*_test.c excluded)
+#   services/S/*_test.c   -> build/test/S_<name>   (linked with S's objects but main.c)
+#   common/cmd/*.c        -> build/<name>          (command-line tools: one file each)
+
+SANITIZE ?=
+BUILD    ?= build
+CC       ?= cc
+
+ifneq ($(SANITIZE),)
+BUILD    := build/asan
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+PKGS     := libevent libevent_pthreads libpq json-c libjwt libargon2 openssl check
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs libevent libevent_pthreads libpq json-c libjwt libargon2 openssl 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+            -Wwrite-strings -Wvla -Wformat-security -fno-common
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
+              -Icommon $(PKG_CFLAGS) -include common/banned.h
+LDLIBS   := $(PKG_LIBS) -lnng -lpthread -lm
+ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
+
+COMMON_SRC  := $(filter-out %_test.c,$(wildcard common/*.c))
+COMMON_OBJ  := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+COMMON_TEST := $(patsubst common/%.c,$(BUILD)/test/%,$(wildcard common/*_test.c))
+LIBSC       := $(BUILD)/libsc.a
+
+SERVICES    := $(notdir $(wildcard services/*))
+SERVICE_BIN := $(SERVICES:%=$(BUILD)/%)
+TOOLS       := $(patsubst common/cmd/%.c,$(BUILD)/%,$(wildcard common/cmd/*.c))
+
+# Per-service objects and tests.
+svc_src  = $(filter-out %_test.c,$(wildcard services/$(1)/*.c))
+svc_obj  = $(patsubst %.c,$(BUILD)/obj/%.o,$(call svc_src,$(1)))
+svc_lib  = $(filter-out %/main.o,$(call svc_obj,$(1)))
+svc_test = $(patsubst services/$(1)/%.c,$(BUILD)/test/$(1)_%,$(wildcard services/$(1)/*_test.c))
+
+SERVICE_TESTS := $(foreach s,$(SERVICES),$(call svc_test,$(s)))
+UNIT_TESTS    := $(COMMON_TEST) $(SERVICE_TESTS)
+
+.PHONY: all clean run stop test unit integration asan bench deps format format-check
+.DEFAULT_GOAL := all
+
+all: $(SERVICE_BIN) $(TOOLS) $(UNIT_TESTS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBSC): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/test/%_test: $(BUILD)/obj/common/%_test.o $(LIBSC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ -o $@ $(LDLIBS) $(CHECK_LIBS)
+
+$(BUILD)/%: $(BUILD)/obj/common/cmd/%.o $(LIBSC)
+	$(CC) $(ALL_LDFLAGS) $^ -o $@ $(LDLIBS)
+
+define SERVICE_RULES
+$(BUILD)/$(1): $(call svc_obj,$(1)) $(LIBSC)
+	$$(CC) $$(ALL_LDFLAGS) $$^ -o $$@ $$(LDLIBS)
+$(BUILD)/test/$(1)_%_test: $(BUILD)/obj/services/$(1)/%_test.o $(call svc_lib,$(1)) $(LIBSC)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_LDFLAGS) $$^ -o $$@ $$(LDLIBS) $$(CHECK_LIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call SERVICE_RULES,$(s))))
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- operations --------------------------------------------------------
+
+deps:
+	@deploy/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@deploy/local.sh run
+
+stop:
+	@deploy/local.sh stop
+
+# Unit tests need a PostgreSQL (db, migrations); integration tests need the
+# whole suite. tests/run.sh starts a throwaway one for both and stops it.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) tests/run.sh
+
+asan: deps
+	@$(MAKE) --no-print-directory all SANITIZE=address,undefined CC=clang
+	@BUILD=build/asan tests/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) tests/bench/run.sh
+
+format:
+	clang-format -i common/*.[ch] common/cmd/*.c services/*/*.[ch]
+
+format-check:
+	clang-format --dry-run --Werror common/*.[ch] common/cmd/*.c services/*/*.[ch]
+
+clean:
+	rm -rf build

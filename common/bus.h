@@ -1,0 +1,123 @@
+/* bus.h: the nng bus between daemons, integrated with the libevent loop.
+ *
+ * Request/reply: each daemon binds one REP socket and answers requests
+ * named "<service>.<noun>.<verb>" (e.g. "auth.users.get"); a caller sends
+ * to the service named by the first segment, over a REQ socket dialed to
+ * that service's address, with a deadline. Concurrency comes from nng
+ * contexts (one per in-flight request on both sides), so no request waits
+ * behind another. The resend timer is set beyond the deadline: a request is
+ * sent once.
+ *
+ * Publish/subscribe: each daemon binds one PUB socket; subscribers dial the
+ * publishers they care about and subscribe by topic prefix. Best effort:
+ * consumers must be able to re-read state.
+ *
+ * Wire format (documented in proto/README.md), JSON in every message:
+ *   request  {"v":1,"method":"auth.users.get","requestId":"...","data":{...}}
+ *   reply    {"v":1,"ok":true,"data":{...}}
+ *            {"v":1,"ok":false,"error":{"code":"not_found","message":"..."}}
+ *   event    "<topic> " followed by
+ *            {"v":1,"topic":"user.registered","requestId":"...","data":{...}}
+ *
+ * nng's aio callbacks run on nng threads; everything is handed back to the
+ * loop thread through a loopq, so all callbacks below run on the loop
+ * thread.
+ *
+ * Addresses come from the environment (same names for every daemon):
+ *   SC_BUS_<SERVICE>_REQ   where <service> answers requests
+ *                          (default tcp://127.0.0.1:71x1)
+ *   SC_BUS_<SERVICE>_PUB   where <service> publishes (default 71x2)
+ * with x = 0 auth, 1 events, 2 matchmaking, 3 ratings, 4 signaling.
+ */
+#ifndef SC_BUS_H
+#define SC_BUS_H
+
+#include <event2/event.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#define SC_BUS_VERSION 1
+
+struct sc_bus;
+struct sc_bus_req;
+
+/* The address of a service's REQ or PUB endpoint from the environment (or
+ * its default). kind is "REQ" or "PUB". Caller owns; free with free(). NULL
+ * for an unknown service. */
+char *sc_bus_addr(const char *service, const char *kind);
+
+/* A bus for daemon `service` (borrowed, a literal). Caller owns; free with
+ * sc_bus_free(). NULL on failure (logged). */
+struct sc_bus *sc_bus_new(struct event_base *base, const char *service);
+
+/* Stop answering and receiving, fail pending calls with SC_EUNAVAIL
+ * (callbacks run before this returns), close sockets, free. */
+void sc_bus_free(struct sc_bus *bus);
+
+/* ---- serving -------------------------------------------------------- */
+
+/* A request handler. `data` is the request's "data" object (an empty
+ * object if absent), borrowed until the reply. Reply exactly once, now or
+ * later, with sc_bus_reply or sc_bus_reply_err. */
+typedef void (*sc_bus_handler_fn)(struct sc_bus_req *req, json_object *data,
+                                  void *arg);
+
+/* Register a handler for `method` (borrowed, a literal). Call before
+ * sc_bus_listen. Unknown methods get a not_found error reply. */
+void sc_bus_handle(struct sc_bus *bus, const char *method,
+                   sc_bus_handler_fn fn, void *arg);
+
+/* Bind the REP socket at rep_url and the PUB socket at pub_url (either may
+ * be NULL to skip). SC_OK or SC_EUNAVAIL (logged: "cannot listen ..."). */
+int sc_bus_listen(struct sc_bus *bus, const char *rep_url, const char *pub_url);
+
+/* The incoming request's id (for logs), its method. Borrowed until reply. */
+const char *sc_bus_req_id(struct sc_bus_req *req);
+const char *sc_bus_req_method(struct sc_bus_req *req);
+
+/* Reply ok with `data` (takes ownership; NULL gives {}). Frees req. */
+void sc_bus_reply(struct sc_bus_req *req, json_object *data);
+
+/* Reply an error (code from sc_err_code(err)); message copied. Frees req. */
+void sc_bus_reply_err(struct sc_bus_req *req, int err, const char *message);
+
+/* ---- calling -------------------------------------------------------- */
+
+/* Reply callback. err SC_OK with data the reply's "data" (borrowed, during
+ * the callback only); or the remote error (its sc_err from the code) with
+ * message (borrowed); or SC_ETIMEDOUT when no reply came within the
+ * deadline; SC_EUNAVAIL when the peer is unknown or the bus is closing;
+ * SC_EBUS when the reply was malformed. Callback exactly once, never before
+ * sc_bus_call returns. */
+typedef void (*sc_bus_reply_cb)(int err, json_object *data,
+                                const char *message, void *arg);
+
+/* Send request `method` to the service named by its first segment (the REQ
+ * socket is dialed on first use, from sc_bus_addr). Takes ownership of
+ * `data` (NULL gives {}). request_id (may be NULL) is carried for logs.
+ * timeout_ms <= 0 uses SC_BUS_TIMEOUT_MS (default 2000). */
+void sc_bus_call(struct sc_bus *bus, const char *method, json_object *data,
+                 const char *request_id, int timeout_ms, sc_bus_reply_cb cb,
+                 void *arg);
+
+/* ---- publish/subscribe ---------------------------------------------- */
+
+/* Publish `topic` (e.g. "user.registered") with `data` (takes ownership).
+ * Never blocks; SC_OK, or SC_EUNAVAIL when not listening on a PUB socket. */
+int sc_bus_publish(struct sc_bus *bus, const char *topic, json_object *data,
+                   const char *request_id);
+
+/* An event: topic and data borrowed during the callback only. */
+typedef void (*sc_bus_event_cb)(const char *topic, json_object *data,
+                                const char *request_id, void *arg);
+
+/* Subscribe to topics starting with `prefix` published by `service` (its
+ * PUB socket is dialed on first use, from sc_bus_addr). SC_OK or
+ * SC_EUNAVAIL (logged). */
+int sc_bus_subscribe(struct sc_bus *bus, const char *service,
+                     const char *prefix, sc_bus_event_cb cb, void *arg);
+
+/* True when the REP socket is listening (for /ready). */
+bool sc_bus_ready(struct sc_bus *bus);
+
+#endif

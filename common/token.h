@@ -1,0 +1,59 @@
+/* token.h: access tokens. auth signs JWTs with its private key (ES256);
+ * every other daemon verifies with the public key only. Verification pins
+ * the algorithm to ES256 (libjwt takes it from the token's header: an HS256
+ * token keyed with the public key PEM or "alg":"none" must fail), and
+ * checks exp (with no leeway beyond `leeway_s`), iss, aud, and that sub is
+ * a positive integer.
+ *
+ * Claims: {"iss","aud","sub":"<user id>","username","iat","exp","jti"}. */
+#ifndef SC_TOKEN_H
+#define SC_TOKEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct sc_token_signer;
+struct sc_token_verifier;
+
+struct sc_claims {
+	int64_t user_id;   /* sub */
+	char username[64]; /* username */
+	time_t iat, exp;
+};
+
+/* From an EC P-256 private key in PEM (borrowed during the call). Caller
+ * owns; free with sc_token_signer_free(). NULL when the key is unusable
+ * (logged). ttl_s: lifetime of issued tokens. */
+struct sc_token_signer *sc_token_signer_new(const char *pem, size_t len,
+                                            const char *issuer,
+                                            const char *audience, long ttl_s);
+void sc_token_signer_free(struct sc_token_signer *s);
+
+/* Sign a token for the user at time `now`. On SC_OK *out is the token, the
+ * caller owns it (free with free()); SC_EINTERNAL otherwise. */
+int sc_token_sign(struct sc_token_signer *s, int64_t user_id,
+                  const char *username, time_t now, char **out);
+
+/* The signer's token lifetime in seconds. */
+long sc_token_ttl(const struct sc_token_signer *s);
+
+/* From an EC P-256 public key in PEM (borrowed during the call). Caller
+ * owns; free with sc_token_verifier_free(). NULL when unusable (logged). */
+struct sc_token_verifier *sc_token_verifier_new(const char *pem, size_t len,
+                                                const char *issuer,
+                                                const char *audience);
+void sc_token_verifier_free(struct sc_token_verifier *v);
+
+/* Verify `token` at time `now`. SC_OK with *out filled, or SC_EAUTH for
+ * any bad, forged, expired or foreign token (never anything else). */
+int sc_token_verify(struct sc_token_verifier *v, const char *token, time_t now,
+                    struct sc_claims *out);
+
+/* For handlers: the bearer token of an HTTP request verified. SC_OK with
+ * *out filled; else SC_EAUTH (missing, malformed or bad token). */
+struct sc_http_req;
+int sc_token_verify_request(struct sc_token_verifier *v,
+                            struct sc_http_req *req, struct sc_claims *out);
+
+#endif
