@@ -43,21 +43,34 @@ struct sc_http_opts {
 };
 
 /* Caller owns; free with sc_http_server_free(). opts may be NULL (defaults,
- * read from the environment). NULL on failure. */
+ * read from the environment). NULL on failure (a bad SC_MAX_BODY_BYTES or
+ * SC_TRUSTED_PROXIES is logged). Sets SIGPIPE to ignored if it is still at
+ * its default: writing to a client that has gone must not kill the daemon.
+ * Bodies past max(1 MiB, 4 * max_body) are refused by libevent itself with
+ * a plain (non-JSON) 413, as are malformed requests with its plain 400; in
+ * deployment nginx caps bodies before either. */
 struct sc_http_server *sc_http_server_new(struct event_base *base,
                                           const struct sc_http_opts *opts);
 
 /* Listen on addr:port. SC_OK or SC_EINVAL (logged: "cannot bind ..."). */
 int sc_http_server_bind(struct sc_http_server *srv, const char *addr, int port);
 
-/* The port actually bound (useful with port 0), or -1. */
+/* The port actually bound (useful with port 0), or -1 (also after
+ * sc_http_server_close). */
 int sc_http_server_port(struct sc_http_server *srv);
+
+/* How many requests are with their handlers, not yet replied to, or
+ * replied to but not yet fully written. For a graceful shutdown: close,
+ * wait until 0 (or a deadline), free (see shutdown.h). */
+size_t sc_http_server_inflight(struct sc_http_server *srv);
 
 /* Add a route. `method` is an evhttp_cmd_type (EVHTTP_REQ_GET, ...).
  * `pattern` is a path with ":name" segments ("/api/users/:username");
  * borrowed, must outlive the server (use a literal). Routes are tried in
  * order; a path that matches some route but not the method gets 405; no
- * route gets 404. */
+ * route gets 404. Literal segments match the raw path exactly (no trailing
+ * slash folding). A GET route also answers HEAD (without the body). A
+ * parameter that decodes to a NUL or to invalid UTF-8 gives 400. */
 void sc_http_route(struct sc_http_server *srv, int method, const char *pattern,
                    unsigned flags, sc_http_handler_fn fn, void *arg);
 
@@ -65,6 +78,8 @@ void sc_http_route(struct sc_http_server *srv, int method, const char *pattern,
  * may still reply. */
 void sc_http_server_close(struct sc_http_server *srv);
 
+/* Frees the server and every connection. Requests still with a handler
+ * stay valid: their reply is then dropped and frees them. NULL is a no-op. */
 void sc_http_server_free(struct sc_http_server *srv);
 
 /* ---- inside a handler ---------------------------------------------- */

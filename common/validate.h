@@ -51,7 +51,8 @@ bool sc_valid_bool(struct sc_valid *v, json_object *obj, const char *field,
                    unsigned flags, bool *out);
 
 /* Format checks on an already-read string; record a failure and return
- * false when it does not match. */
+ * false when it does not match. s NULL (the field was absent or already
+ * failed) returns false and records nothing. */
 bool sc_valid_email(struct sc_valid *v, const char *field, const char *s);
 bool sc_valid_username(struct sc_valid *v, const char *field, const char *s);
 bool sc_valid_url(struct sc_valid *v, const char *field, const char *s);

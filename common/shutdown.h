@@ -1,0 +1,20 @@
+/* shutdown.h: the SIGTERM/SIGINT handling every daemon shares. On the first
+ * signal: stop accepting connections, let requests already in a handler
+ * finish (up to SC_SHUTDOWN_TIMEOUT_MS, default 5000), then leave the event
+ * loop so main() frees everything in reverse. A second signal leaves at
+ * once. */
+#ifndef SC_SHUTDOWN_H
+#define SC_SHUTDOWN_H
+
+#include <event2/event.h>
+
+struct sc_http_server;
+struct sc_shutdown;
+
+/* Install the handlers. srv is borrowed until sc_shutdown_free. Caller
+ * owns; free with sc_shutdown_free(). NULL on failure (logged). */
+struct sc_shutdown *sc_shutdown_new(struct event_base *base,
+                                    struct sc_http_server *srv);
+void sc_shutdown_free(struct sc_shutdown *s);
+
+#endif
