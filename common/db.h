@@ -45,7 +45,9 @@ struct sc_db *sc_db_new(struct event_base *base, const char *conninfo,
                         int size);
 
 /* Fail everything queued and in flight with SC_EUNAVAIL (callbacks run
- * before this returns), close, free. */
+ * before this returns), close, free. Not from inside one of this pool's
+ * callbacks; connections still checked out must not be used or released
+ * afterwards. */
 void sc_db_free(struct sc_db *db);
 
 /* Run one statement on any free connection. params: nparams NUL-terminated
