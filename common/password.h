@@ -11,6 +11,7 @@
 #define SC_PASSWORD_H
 
 #include <event2/event.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct sc_hasher;
@@ -31,7 +32,9 @@ struct sc_hasher *sc_hasher_new(struct event_base *base,
                                 const struct sc_hasher_opts *opts);
 
 /* Finish jobs in progress, drop queued ones (their callbacks run with
- * SC_EUNAVAIL before this returns), join the threads, free. */
+ * SC_EUNAVAIL before this returns), join the threads, free. Call it on the
+ * loop thread, not from inside one of the hasher's callbacks; jobs those
+ * callbacks submit meanwhile are answered SC_EUNAVAIL. */
 void sc_hasher_free(struct sc_hasher *h);
 
 /* err SC_OK with encoded the "$argon2id$v=19$m=...,t=...,p=1$salt$hash"
@@ -40,7 +43,8 @@ void sc_hasher_free(struct sc_hasher *h);
 typedef void (*sc_hash_cb)(int err, const char *encoded, void *arg);
 
 /* Hash `password` (copied) with a fresh random salt. Callback exactly once,
- * on the loop thread, never before this returns. */
+ * on the loop thread, never before this returns. A password that is NULL
+ * or over 1024 bytes gets SC_EINVAL (callers validate lengths earlier). */
 void sc_hasher_hash(struct sc_hasher *h, const char *password, sc_hash_cb cb,
                     void *arg);
 
@@ -51,11 +55,19 @@ void sc_hasher_hash(struct sc_hasher *h, const char *password, sc_hash_cb cb,
 typedef void (*sc_verify_cb)(int err, void *arg);
 
 /* Both strings copied. Callback exactly once, on the loop thread, never
- * before this returns. */
+ * before this returns. SC_EINVAL for a password as above. */
 void sc_hasher_verify(struct sc_hasher *h, const char *encoded,
                       const char *password, sc_verify_cb cb, void *arg);
 
-/* Blocking versions for tools and tests (not for the loop). */
+/* Enough for any encoded hash the options allow. */
+#define SC_PASSWORD_ENCODED_MAX 128
+
+/* Blocking versions for tools and tests (not for the loop). opts NULL
+ * means the default cost. Hash: SC_OK with the encoded string in out,
+ * SC_EINVAL (password NULL or over 1024 bytes, outlen too small, cost
+ * below the minimum) or SC_EINTERNAL. Verify: SC_OK, SC_EAUTH (mismatch,
+ * malformed or NULL encoded), SC_EINVAL (password NULL or too long) or
+ * SC_EINTERNAL. */
 int sc_password_hash_sync(const struct sc_hasher_opts *opts,
                           const char *password, char *out, size_t outlen);
 int sc_password_verify_sync(const char *encoded, const char *password);

@@ -6,6 +6,7 @@
 #define SC_RATELIMIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 struct sc_ratelimit;
@@ -25,5 +26,10 @@ void sc_ratelimit_hit(struct sc_ratelimit *rl, const char *key, time_t now);
 
 /* Forget `key` (e.g. after a successful login). */
 void sc_ratelimit_reset(struct sc_ratelimit *rl, const char *key);
+
+/* For tests and metrics: the keys tracked now and the hash table's slots
+ * (memory is about slots * 32 bytes plus the keys). Either may be NULL. */
+void sc_ratelimit_stats(const struct sc_ratelimit *rl, size_t *keys,
+                        size_t *slots);
 
 #endif

@@ -2,8 +2,10 @@
  * every other daemon verifies with the public key only. Verification pins
  * the algorithm to ES256 (libjwt takes it from the token's header: an HS256
  * token keyed with the public key PEM or "alg":"none" must fail), and
- * checks exp (with no leeway beyond `leeway_s`), iss, aud, and that sub is
- * a positive integer.
+ * checks exp (no leeway: expired from `exp` on), iat (at most 60 s ahead,
+ * for clock skew), iss, aud (ours, or an array holding ours), that sub is
+ * a positive integer and username 1-63 bytes. Tokens over 4096 bytes or
+ * not in canonical unpadded base64url are refused unread.
  *
  * Claims: {"iss","aud","sub":"<user id>","username","iat","exp","jti"}. */
 #ifndef SC_TOKEN_H
