@@ -51,7 +51,9 @@ char *sc_bus_addr(const char *service, const char *kind);
 struct sc_bus *sc_bus_new(struct event_base *base, const char *service);
 
 /* Stop answering and receiving, fail pending calls with SC_EUNAVAIL
- * (callbacks run before this returns), close sockets, free. */
+ * (callbacks run before this returns), close sockets, free. Call it from
+ * outside the bus's own callbacks. A request a handler still holds stays
+ * valid: its reply is dropped and frees it. */
 void sc_bus_free(struct sc_bus *bus);
 
 /* ---- serving -------------------------------------------------------- */
@@ -103,7 +105,9 @@ void sc_bus_call(struct sc_bus *bus, const char *method, json_object *data,
 /* ---- publish/subscribe ---------------------------------------------- */
 
 /* Publish `topic` (e.g. "user.registered") with `data` (takes ownership).
- * Never blocks; SC_OK, or SC_EUNAVAIL when not listening on a PUB socket. */
+ * Never blocks; SC_OK, or SC_EUNAVAIL when not listening on a PUB socket
+ * (SC_EINVAL for an empty topic or one holding a space). request_id may be
+ * NULL (one is made up). */
 int sc_bus_publish(struct sc_bus *bus, const char *topic, json_object *data,
                    const char *request_id);
 
@@ -119,5 +123,12 @@ int sc_bus_subscribe(struct sc_bus *bus, const char *service,
 
 /* True when the REP socket is listening (for /ready). */
 bool sc_bus_ready(struct sc_bus *bus);
+
+/* True when this bus has a live connection to `service`'s endpoint `kind`:
+ * "REQ" for the socket sc_bus_call dialed, "PUB" for the one
+ * sc_bus_subscribe dialed. False when never dialed. (A subscriber can wait
+ * for this before relying on events; `scbus sub` logs it.) */
+bool sc_bus_connected(struct sc_bus *bus, const char *service,
+                      const char *kind);
 
 #endif
