@@ -57,6 +57,8 @@ UNIT_TESTS    := $(COMMON_TEST) $(SERVICE_TESTS)
 
 .PHONY: all clean run stop test unit integration asan bench deps format format-check
 .DEFAULT_GOAL := all
+# Keep test and tool objects: they are not throwaway intermediates.
+.SECONDARY:
 
 all: $(SERVICE_BIN) $(TOOLS) $(UNIT_TESTS)
 

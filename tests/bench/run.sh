@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh: the benchmarks, for `make bench`. Starts the whole
+# suite as tests/run.sh does (tests/lib/suite.sh: temporary state, free
+# ports, the same SC_TEST_* variables), runs every tests/bench/*.bench.mjs
+# with node, one at a time, printing what each prints, and stops the suite.
+# Exits non-zero when the suite did not start or a benchmark failed.
+set -uo pipefail
+
+# shellcheck source=tests/lib/suite.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/suite.sh"
+cd "$SC_REPO" || exit 1
+
+failed=()
+trap 'sc_suite_stop keep || true' EXIT
+trap 'echo "bench: interrupted"; exit 130' INT
+trap 'echo "bench: terminated"; exit 143' TERM
+
+mapfile -t files < <(compgen -G "tests/bench/*.bench.mjs" | sort)
+if [ ${#files[@]} -eq 0 ]; then
+	echo "bench: no tests/bench/*.bench.mjs yet: nothing to run"
+	exit 0
+fi
+sc_npm_install tests/bench || exit 1
+
+echo "== bench: starting the suite"
+if ! sc_suite_start; then
+	sc_suite_logs
+	echo "bench: the suite did not start"
+	exit 1
+fi
+
+for f in "${files[@]}"; do
+	echo
+	echo "== bench: $f"
+	if ! timeout -k 10 900 node "$f"; then
+		failed+=("$f")
+	fi
+done
+
+echo
+if [ ${#failed[@]} -ne 0 ]; then
+	sc_suite_logs
+	echo "bench: failed: ${failed[*]}"
+	exit 1
+fi
+if ! sc_suite_stop remove; then
+	echo "bench: a daemon's log has a sanitizer report"
+	exit 1
+fi
+echo "bench: ${#files[@]} benchmark(s) done"
