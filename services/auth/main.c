@@ -50,7 +50,7 @@ config_load(struct auth_config *c)
 	                    365 * 86400, &c->refresh_ttl);
 	rc |= sc_config_int("SC_LIMIT_REGISTER_PER_HOUR", 20, 1, 1000000,
 	                    &c->register_per_hour);
-	rc |= sc_config_int("SC_LIMIT_FORGOT_PER_HOUR", 10, 1, 1000000,
+	rc |= sc_config_int("SC_LIMIT_FORGOT_PER_HOUR", 5, 1, 1000000,
 	                    &c->forgot_per_hour);
 	rc |= sc_config_bool("SC_COOKIE_SECURE", secure_default, &c->cookie_secure);
 	rc |= sc_hasher_opts_from_env(&c->hash);

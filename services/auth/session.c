@@ -68,7 +68,9 @@ reply_too_many(struct sc_http_req *req, int retry_after)
 struct login {
 	struct auth *a;
 	struct sc_http_req *req;
-	char *login;    /* lower-cased, the account limiter's key */
+	char *login;    /* lower-cased */
+	char *account;  /* the account limiter's key: "u:<id>", or "l:<login>"
+	                   for a login that names no account */
 	char *password; /* wiped before free */
 	char *ip;
 	PGresult *user; /* the user row, NULL for an unknown login */
@@ -82,6 +84,7 @@ login_free(struct login *op)
 	explicit_bzero(op->secret, sizeof op->secret);
 	free(op->password);
 	free(op->login);
+	free(op->account);
 	free(op->ip);
 	PQclear(op->user);
 	free(op);
@@ -110,7 +113,7 @@ login_verified_cb(int err, void *arg)
 
 	if (err == SC_EAUTH) {
 		sc_ratelimit_hit(a->login_fail_ip, op->ip, now);
-		sc_ratelimit_hit(a->login_fail_account, op->login, now);
+		sc_ratelimit_hit(a->login_fail_account, op->account, now);
 		sc_http_reply_error(op->req, 401, "invalid_credentials",
 		                    "wrong username, email or password", NULL);
 		login_free(op);
@@ -122,7 +125,7 @@ login_verified_cb(int err, void *arg)
 		login_free(op);
 		return;
 	}
-	sc_ratelimit_reset(a->login_fail_account, op->login);
+	sc_ratelimit_reset(a->login_fail_account, op->account);
 
 	char hash[67], id[24], ttl[24];
 	auth_secret_new(op->secret);
@@ -157,6 +160,19 @@ login_user_cb(int err, PGresult *res, void *arg)
 			sc_oom();
 		}
 		hash = sc_db_str(op->user, 0, "password_hash");
+		op->account = sc_asprintf("u:%lld", sc_db_int(op->user, 0, "id"));
+	} else {
+		op->account = sc_asprintf("l:%s", op->login);
+	}
+	/* Per account, whichever name (username or email) was typed. */
+	int retry = 0;
+	if (!sc_ratelimit_check(op->a->login_fail_account, op->account,
+	                        time(NULL), &retry)) {
+		sc_log_warn(sc_http_req_id(op->req), "login limited for '%s'",
+		            op->login);
+		reply_too_many(op->req, retry);
+		login_free(op);
+		return;
 	}
 	sc_hasher_verify(op->a->hasher, hash, op->password, login_verified_cb, op);
 }
@@ -169,7 +185,7 @@ login_cb(struct sc_http_req *req, void *arg)
 	json_object *body = sc_http_req_json(req);
 	const char *login = NULL, *password = NULL;
 	struct sc_valid v;
-	int retry_ip = 0, retry_account = 0;
+	int retry_ip = 0;
 	time_t now = time(NULL);
 
 	sc_valid_init(&v);
@@ -192,15 +208,11 @@ login_cb(struct sc_http_req *req, void *arg)
 	op->password = sc_strdup(password);
 	op->ip = sc_strdup(sc_http_req_client_ip(req));
 
-	/* Checked before any work: a limited client costs one lookup. */
-	bool ip_ok = sc_ratelimit_check(a->login_fail_ip, op->ip, now, &retry_ip);
-	bool account_ok = sc_ratelimit_check(a->login_fail_account, op->login, now,
-	                                     &retry_account);
-	if (!ip_ok || !account_ok) {
-		sc_log_warn(sc_http_req_id(req), "login limited for '%s' from %s",
-		            op->login, op->ip);
-		reply_too_many(req, retry_ip > retry_account ? retry_ip
-		                                             : retry_account);
+	/* Checked before any work: a limited client costs nothing. The
+	 * account's limit is checked once the lookup names the account. */
+	if (!sc_ratelimit_check(a->login_fail_ip, op->ip, now, &retry_ip)) {
+		sc_log_warn(sc_http_req_id(req), "login limited for %s", op->ip);
+		reply_too_many(req, retry_ip);
 		login_free(op);
 		return;
 	}
