@@ -76,7 +76,7 @@ struct bus_peer {
 	char *url;
 	nng_socket sock;
 	nng_time dialed_at;
-	atomic_int *pipes; /* connections; owned by the socket's closer */
+	atomic_int *pipes; /* live connections; sc_bus_free hands it over */
 };
 
 /* One outgoing request, from sc_bus_call to its callback. */
@@ -116,7 +116,7 @@ struct bus_sub {
 	char *url;
 	nng_socket sock;
 	nng_aio *aio;
-	atomic_int *pipes; /* connections; owned by the socket's closer */
+	atomic_int *pipes; /* live connections; sc_bus_free hands it over */
 	struct bus_sub_entry *entries, *last;
 };
 
@@ -400,7 +400,8 @@ bus_close_all(struct bus_closer *list, const char *service)
 		list = c->next;
 		pthread_mutex_lock(&c->lock);
 		while (!c->done && rv != ETIMEDOUT) {
-			rv = pthread_cond_timedwait(&c->cv, &c->lock, &deadline);
+			rv =
+			    pthread_cond_timedwait(&c->cv, &c->lock, &deadline);
 		}
 		if (!c->done) {
 			c->abandoned = true;
@@ -416,10 +417,11 @@ bus_close_all(struct bus_closer *list, const char *service)
 		bus_closer_free(c);
 	}
 	if (stuck > 0) {
-		sc_log_error(NULL,
-		             "cannot close %d bus socket(s) of '%s': stuck in nng "
-		             "(a known nng 1.5.2 race), leaving them",
-		             stuck, service);
+		sc_log_error(
+		    NULL,
+		    "cannot close %d bus socket(s) of '%s': stuck in nng "
+		    "(a known nng 1.5.2 race), leaving them",
+		    stuck, service);
 	}
 }
 
@@ -1403,13 +1405,15 @@ sc_bus_connected(struct sc_bus *bus, const char *service, const char *kind)
 	if (strcmp(kind, "REQ") == 0) {
 		for (struct bus_peer *p = bus->peers; p != NULL; p = p->next) {
 			if (strcmp(p->service, service) == 0) {
-				return atomic_load(p->pipes) > 0;
+				return p->pipes != NULL &&
+				       atomic_load(p->pipes) > 0;
 			}
 		}
 	} else if (strcmp(kind, "PUB") == 0) {
 		for (struct bus_sub *s = bus->subs; s != NULL; s = s->next) {
 			if (strcmp(s->service, service) == 0) {
-				return atomic_load(s->pipes) > 0;
+				return s->pipes != NULL &&
+				       atomic_load(s->pipes) > 0;
 			}
 		}
 	}

@@ -567,6 +567,19 @@ cmd_start() {
 
 STOPPED=
 cmd_stop() {
+	local runner deadline
+	# A foreground `run` owns the suite: ask it to stop (it stops
+	# everything and exits 0, as after Ctrl-C) and wait for it.
+	runner=$(read_pid "$RUN/run.pid" 2>/dev/null || true)
+	if [ -n "$runner" ] && [ "$runner" != $$ ] && alive "$runner"; then
+		kill -TERM "$runner" 2>/dev/null || true
+		deadline=$((SECONDS + 30))
+		while alive "$runner" && [ $SECONDS -lt $deadline ]; do
+			sleep 0.2
+		done
+		say "stopped the suite run by pid $runner"
+		return 0
+	fi
 	if [ -d "$VAR" ]; then
 		nginx_stop
 		daemons_stop
@@ -598,6 +611,7 @@ cmd_run() {
 	say "spotlight.cam is running: http://localhost:$GATEWAY_PORT"
 	say "logs in $LOG; Ctrl-C stops everything"
 	trap 'stop=1' INT TERM
+	echo $$ >"$RUN/run.pid"
 	while [ -z "$stop" ]; do
 		dead=$(first_dead)
 		[ -n "$dead" ] && [ -z "$stop" ] && break
@@ -606,6 +620,7 @@ cmd_run() {
 	done
 	# A second Ctrl-C must not cut the stop short.
 	trap '' INT TERM
+	rm -f "$RUN/run.pid"
 	if [ -n "$stop" ]; then
 		echo
 		say "stopping"
