@@ -708,6 +708,17 @@ sc_http_reply_err(struct sc_http_req *req, int err, const char *message)
 }
 
 void
+sc_http_reply_rate_limited(struct sc_http_req *req, int retry_after_s,
+                           const char *message)
+{
+	char s[16];
+
+	snprintf(s, sizeof s, "%d", retry_after_s > 0 ? retry_after_s : 1);
+	sc_http_req_add_header(req, "Retry-After", s);
+	sc_http_reply_err(req, SC_ERATELIMIT, message);
+}
+
+void
 sc_http_reply_text(struct sc_http_req *req, int status,
                    const char *content_type, const char *text)
 {

@@ -139,6 +139,11 @@ void sc_http_reply_error(struct sc_http_req *req, int status, const char *code,
  * NULL uses sc_err_str(). */
 void sc_http_reply_err(struct sc_http_req *req, int err, const char *message);
 
+/* Reply 429 rate_limited with a Retry-After of retry_after_s seconds (at
+ * least 1); message copied. */
+void sc_http_reply_rate_limited(struct sc_http_req *req, int retry_after_s,
+                                const char *message);
+
 /* Reply plain text (for /metrics and the like). text is copied. */
 void sc_http_reply_text(struct sc_http_req *req, int status,
                         const char *content_type, const char *text);

@@ -595,3 +595,15 @@ sc_token_verify_request(struct sc_token_verifier *v, struct sc_http_req *req,
 	}
 	return sc_token_verify(v, h, time(NULL), out);
 }
+
+bool
+sc_token_require(struct sc_token_verifier *v, struct sc_http_req *req,
+                 struct sc_claims *out)
+{
+	if (sc_token_verify_request(v, req, out) == SC_OK) {
+		return true;
+	}
+	sc_http_req_add_header(req, "WWW-Authenticate", "Bearer");
+	sc_http_reply_err(req, SC_EAUTH, "a valid access token is required");
+	return false;
+}

@@ -11,6 +11,7 @@
 #ifndef SC_TOKEN_H
 #define SC_TOKEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -57,5 +58,11 @@ int sc_token_verify(struct sc_token_verifier *v, const char *token, time_t now,
 struct sc_http_req;
 int sc_token_verify_request(struct sc_token_verifier *v,
                             struct sc_http_req *req, struct sc_claims *out);
+
+/* The same for handlers that need a user: true with *out filled, or false
+ * after replying 401 (with WWW-Authenticate: Bearer); the request is then
+ * gone. */
+bool sc_token_require(struct sc_token_verifier *v, struct sc_http_req *req,
+                      struct sc_claims *out);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "auth.h"
+#include "db_reply.h"
 #include "error.h"
 #include "log.h"
 #include "validate.h"
@@ -55,10 +56,7 @@ rate_limited(struct sc_ratelimit *rl, struct sc_http_req *req,
 		sc_ratelimit_hit(rl, ip, now);
 		return false;
 	}
-	char s[16];
-	snprintf(s, sizeof s, "%d", retry > 0 ? retry : 1);
-	sc_http_req_add_header(req, "Retry-After", s);
-	sc_http_reply_err(req, SC_ERATELIMIT, what);
+	sc_http_reply_rate_limited(req, retry, what);
 	return true;
 }
 
@@ -99,7 +97,7 @@ register_stored_cb(int err, PGresult *res, void *arg)
 		sc_http_reply_error(op->req, 409, "email_taken",
 		                    "an account with this email already exists", d);
 	} else if (err != SC_OK) {
-		auth_reply_db_error(op->req, err, res);
+		sc_db_reply_error(op->req, err, res);
 	} else {
 		json_object *event = json_object_new_object();
 		json_object_object_add(event, "user",
@@ -204,7 +202,7 @@ verify_done_cb(int err, PGresult *res, void *arg)
 	struct sc_http_req *req = arg;
 
 	if (err != SC_OK) {
-		auth_reply_db_error(req, err, res);
+		sc_db_reply_error(req, err, res);
 	} else if (PQntuples(res) == 0) {
 		reply_invalid_token(req);
 	} else {
@@ -275,7 +273,7 @@ forgot_done_cb(int err, PGresult *res, void *arg)
 	struct forgot *op = arg;
 
 	if (err != SC_OK) {
-		auth_reply_db_error(op->req, err, res);
+		sc_db_reply_error(op->req, err, res);
 	} else {
 		auth_mail_kick(op->a->mail);
 		reply_ok(op->req, 202);
@@ -354,7 +352,7 @@ reset_done_cb(int err, PGresult *res, void *arg)
 	struct reset *op = arg;
 
 	if (err != SC_OK) {
-		auth_reply_db_error(op->req, err, res);
+		sc_db_reply_error(op->req, err, res);
 	} else if (PQntuples(res) == 0) {
 		reply_invalid_token(op->req);
 	} else {

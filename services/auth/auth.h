@@ -78,12 +78,4 @@ struct auth_mail *auth_mail_new(struct event_base *base, struct sc_db *db,
 void auth_mail_kick(struct auth_mail *m);
 void auth_mail_free(struct auth_mail *m);
 
-/* Reply 503 for an unreachable database, 500 (logged with the request id)
- * for an SQL error. res may be NULL. */
-void auth_reply_db_error(struct sc_http_req *req, int err, const PGresult *res);
-
-/* Verify the bearer token; on failure reply 401 and return false. */
-bool auth_require_user(struct auth *a, struct sc_http_req *req,
-                       struct sc_claims *claims);
-
 #endif

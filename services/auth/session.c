@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "auth.h"
+#include "db_reply.h"
 #include "error.h"
 #include "log.h"
 #include "validate.h"
@@ -56,11 +57,8 @@ reply_session(struct auth *a, struct sc_http_req *req, const PGresult *res,
 static void
 reply_too_many(struct sc_http_req *req, int retry_after)
 {
-	char s[16];
-	snprintf(s, sizeof s, "%d", retry_after > 0 ? retry_after : 1);
-	sc_http_req_add_header(req, "Retry-After", s);
-	sc_http_reply_err(req, SC_ERATELIMIT,
-	                  "too many failed logins, try again later");
+	sc_http_reply_rate_limited(req, retry_after,
+	                           "too many failed logins, try again later");
 }
 
 /* ---- POST /api/auth/login ----------------------------------------------- */
@@ -97,7 +95,7 @@ login_session_cb(int err, PGresult *res, void *arg)
 
 	(void)res;
 	if (err != SC_OK) {
-		auth_reply_db_error(op->req, err, res);
+		sc_db_reply_error(op->req, err, res);
 	} else {
 		reply_session(op->a, op->req, op->user, op->secret);
 	}
@@ -147,7 +145,7 @@ login_user_cb(int err, PGresult *res, void *arg)
 	struct login *op = arg;
 
 	if (err != SC_OK) {
-		auth_reply_db_error(op->req, err, res);
+		sc_db_reply_error(op->req, err, res);
 		login_free(op);
 		return;
 	}
@@ -246,7 +244,7 @@ refresh_reject_cb(int err, PGresult *res, void *arg)
 
 	set_refresh_cookie(op->a, op->req, NULL);
 	if (err != SC_OK) {
-		auth_reply_db_error(op->req, err, res);
+		sc_db_reply_error(op->req, err, res);
 	} else if (PQntuples(res) == 1 && sc_db_bool(res, 0, "reused")) {
 		sc_log_warn(sc_http_req_id(op->req),
 		            "refresh token reused: revoked its family (%lld tokens)",
@@ -270,7 +268,7 @@ refresh_rotated_cb(int err, PGresult *res, void *arg)
 	struct refresh *op = arg;
 
 	if (err != SC_OK) {
-		auth_reply_db_error(op->req, err, res);
+		sc_db_reply_error(op->req, err, res);
 		refresh_free(op);
 		return;
 	}
@@ -341,7 +339,7 @@ logout_done_cb(int err, PGresult *res, void *arg)
 	struct sc_http_req *req = arg;
 
 	if (err != SC_OK) {
-		auth_reply_db_error(req, err, res);
+		sc_db_reply_error(req, err, res);
 		return;
 	}
 	sc_http_reply_json(req, 204, NULL);

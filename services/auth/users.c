@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "auth.h"
+#include "db_reply.h"
 #include "error.h"
 #include "log.h"
 #include "validate.h"
@@ -48,31 +49,6 @@ auth_user_json(const PGresult *res, int row, enum auth_view view)
 	return u;
 }
 
-void
-auth_reply_db_error(struct sc_http_req *req, int err, const PGresult *res)
-{
-	if (err == SC_EDB) {
-		sc_log_error(sc_http_req_id(req), "query failed: %s",
-		             res != NULL ? PQresultErrorMessage(res) : "?");
-		sc_http_reply_err(req, SC_EINTERNAL, NULL);
-		return;
-	}
-	sc_http_reply_err(req, err == SC_EAGAIN ? SC_EAGAIN : SC_EUNAVAIL,
-	                  "the database is unavailable, try again");
-}
-
-bool
-auth_require_user(struct auth *a, struct sc_http_req *req,
-                  struct sc_claims *claims)
-{
-	if (sc_token_verify_request(a->verifier, req, claims) == SC_OK) {
-		return true;
-	}
-	sc_http_req_add_header(req, "WWW-Authenticate", "Bearer");
-	sc_http_reply_err(req, SC_EAUTH, "a valid access token is required");
-	return false;
-}
-
 /* ---- GET /api/users/me, GET /api/users/:username ------------------------ */
 
 struct user_read {
@@ -86,7 +62,7 @@ user_read_done_cb(int err, PGresult *res, void *arg)
 	struct user_read *op = arg;
 
 	if (err != SC_OK) {
-		auth_reply_db_error(op->req, err, res);
+		sc_db_reply_error(op->req, err, res);
 	} else if (PQntuples(res) == 0) {
 		sc_http_reply_err(op->req, SC_ENOTFOUND, "no such user");
 	} else {
@@ -102,7 +78,7 @@ me_get_cb(struct sc_http_req *req, void *arg)
 	struct sc_claims claims;
 	char id[24];
 
-	if (!auth_require_user(a, req, &claims)) {
+	if (!sc_token_require(a->verifier, req, &claims)) {
 		return;
 	}
 	struct user_read *op = sc_calloc(1, sizeof *op);
@@ -121,7 +97,7 @@ profile_get_cb(struct sc_http_req *req, void *arg)
 	struct sc_claims claims;
 	const char *username = sc_http_req_param(req, "username");
 
-	if (!auth_require_user(a, req, &claims)) {
+	if (!sc_token_require(a->verifier, req, &claims)) {
 		return;
 	}
 	if (username == NULL || strlen(username) > 30) {
@@ -150,7 +126,7 @@ me_patch_done_cb(int err, PGresult *res, void *arg)
 	struct user_patch *op = arg;
 
 	if (err != SC_OK) {
-		auth_reply_db_error(op->req, err, res);
+		sc_db_reply_error(op->req, err, res);
 	} else if (PQntuples(res) == 0) {
 		sc_http_reply_err(op->req, SC_EAUTH, "the user no longer exists");
 	} else {
@@ -178,7 +154,7 @@ me_patch_cb(struct sc_http_req *req, void *arg)
 	int64_t wsdc = 0;
 	char id[24], wsdc_s[24];
 
-	if (!auth_require_user(a, req, &claims)) {
+	if (!sc_token_require(a->verifier, req, &claims)) {
 		return;
 	}
 	sc_valid_init(&v);
