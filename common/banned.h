@@ -1,5 +1,6 @@
 /* banned.h: functions that are too easy to misuse; using one fails the build.
- * (After git's banned.h.) Use snprintf, memcpy with checked lengths, strtok_r. */
+ * (After git's banned.h.) Use snprintf, memcpy with checked lengths, strtok_r.
+ */
 #ifndef SC_BANNED_H
 #define SC_BANNED_H
 

@@ -66,8 +66,8 @@ typedef void (*sc_bus_handler_fn)(struct sc_bus_req *req, json_object *data,
 
 /* Register a handler for `method` (borrowed, a literal). Call before
  * sc_bus_listen. Unknown methods get a not_found error reply. */
-void sc_bus_handle(struct sc_bus *bus, const char *method,
-                   sc_bus_handler_fn fn, void *arg);
+void sc_bus_handle(struct sc_bus *bus, const char *method, sc_bus_handler_fn fn,
+                   void *arg);
 
 /* Bind the REP socket at rep_url and the PUB socket at pub_url (either may
  * be NULL to skip). SC_OK or SC_EUNAVAIL (logged: "cannot listen ..."). */
@@ -91,8 +91,8 @@ void sc_bus_reply_err(struct sc_bus_req *req, int err, const char *message);
  * deadline; SC_EUNAVAIL when the peer is unknown or the bus is closing;
  * SC_EBUS when the reply was malformed. Callback exactly once, never before
  * sc_bus_call returns. */
-typedef void (*sc_bus_reply_cb)(int err, json_object *data,
-                                const char *message, void *arg);
+typedef void (*sc_bus_reply_cb)(int err, json_object *data, const char *message,
+                                void *arg);
 
 /* Send request `method` to the service named by its first segment (the REQ
  * socket is dialed on first use, from sc_bus_addr). Takes ownership of

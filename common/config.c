@@ -32,8 +32,9 @@ sc_config_int(const char *name, long def, long min, long max, long *out)
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (errno != 0 || end == v || *end != '\0' || n < min || n > max) {
-		sc_log_error(NULL, "invalid %s '%s': must be an integer in [%ld, %ld]",
-		             name, v, min, max);
+		sc_log_error(
+		    NULL, "invalid %s '%s': must be an integer in [%ld, %ld]",
+		    name, v, min, max);
 		return SC_EINVAL;
 	}
 	*out = n;

@@ -7,13 +7,18 @@
 
 START_TEST(a_cursor_round_trips_every_length)
 {
-	const char *keys[] = {"a", "ab", "abc", "abcd", "2026-03-12|42",
+	const char *keys[] = {"a",
+	                      "ab",
+	                      "abc",
+	                      "abcd",
+	                      "2026-03-12|42",
 	                      "2026-12-31T23:59:59.999Z|9223372036854775807"};
 	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
 		char *c = sc_cursor_encode(keys[i]);
-		ck_assert_uint_eq(strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
-		                            "opqrstuvwxyz0123456789-_"),
-		                  strlen(c));
+		ck_assert_uint_eq(
+		    strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+		              "opqrstuvwxyz0123456789-_"),
+		    strlen(c));
 		char *k = sc_cursor_decode(c);
 		ck_assert_ptr_nonnull(k);
 		ck_assert_str_eq(k, keys[i]);
@@ -25,9 +30,10 @@ END_TEST
 
 START_TEST(a_forged_cursor_is_refused)
 {
-	const char *bad[] = {"", "a", "abcde", "ab=c", "ab+/", "ab c",
-	                     "AB", /* non-canonical trailing bits */
-	                     "AAE", /* decodes to control bytes */ };
+	const char *bad[] = {
+	    "",     "a",    "abcde", "ab=c",
+	    "ab+/", "ab c", "AB", /* non-canonical trailing bits */
+	    "AAE",  /* decodes to control bytes */};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		ck_assert_msg(sc_cursor_decode(bad[i]) == NULL, "accepted '%s'",
 		              bad[i]);

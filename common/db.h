@@ -63,8 +63,7 @@ void sc_db_acquire(struct sc_db *db, sc_db_conn_cb cb, void *arg);
 /* Run one statement on a checked-out connection; one at a time (the next
  * from the callback). Callback exactly once, never before this returns. */
 void sc_db_conn_query(struct sc_db_conn *conn, const char *sql, int nparams,
-                      const char *const *params, sc_db_result_cb cb,
-                      void *arg);
+                      const char *const *params, sc_db_result_cb cb, void *arg);
 
 /* Give the connection back; an open transaction is rolled back first. */
 void sc_db_release(struct sc_db_conn *conn);

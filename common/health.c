@@ -26,7 +26,8 @@ ready_cb(struct sc_http_req *req, void *arg)
 
 	if (db_ok && bus_ok) {
 		json_object *body = json_object_new_object();
-		json_object_object_add(body, "status", json_object_new_string("ready"));
+		json_object_object_add(body, "status",
+		                       json_object_new_string("ready"));
 		sc_http_reply_json(req, 200, body);
 		return;
 	}

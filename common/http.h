@@ -5,7 +5,8 @@
  * same-origin).
  *
  * Error body, always:
- *   {"error":{"code":"<machine_code>","message":"<human text>","details":{...}}}
+ *   {"error":{"code":"<machine_code>","message":"<human
+ * text>","details":{...}}}
  *
  * A handler runs on the loop thread and may reply later (after a database or
  * bus callback): the request stays alive until exactly one sc_http_reply_*

@@ -52,11 +52,13 @@ log_emit(enum sc_log_level level, const char *request_id, json_object *fields,
 	json_object *line = json_object_new_object();
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	json_object_object_add(line, "ts",
-	                       json_object_new_string(sc_log_timestamp(ts, sizeof ts)));
+	json_object_object_add(
+	    line, "ts",
+	    json_object_new_string(sc_log_timestamp(ts, sizeof ts)));
 	json_object_object_add(line, "level",
 	                       json_object_new_string(level_names[level]));
-	json_object_object_add(line, "service", json_object_new_string(log_service));
+	json_object_object_add(line, "service",
+	                       json_object_new_string(log_service));
 	if (request_id != NULL) {
 		json_object_object_add(line, "requestId",
 		                       json_object_new_string(request_id));
@@ -70,7 +72,7 @@ log_emit(enum sc_log_level level, const char *request_id, json_object *fields,
 	}
 	/* One fputs per line: lines from threads never interleave. */
 	const char *s = json_object_to_json_string_ext(
-		line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	    line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t n = strlen(s);
 	char *out = malloc(n + 2);
 	if (out != NULL) {

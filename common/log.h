@@ -18,18 +18,18 @@ void sc_log_init(const char *service);
 int sc_log_enabled(enum sc_log_level level);
 
 /* A message; request_id may be NULL. */
-void sc_log(enum sc_log_level level, const char *request_id, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void sc_log(enum sc_log_level level, const char *request_id, const char *fmt,
+            ...) __attribute__((format(printf, 3, 4)));
 
 /* A message with extra fields; takes ownership of `fields` (may be NULL),
  * a JSON object whose keys are copied into the line. */
 void sc_log_fields(enum sc_log_level level, const char *request_id,
                    json_object *fields, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #define sc_log_debug(rid, ...) sc_log(SC_LOG_DEBUG, rid, __VA_ARGS__)
-#define sc_log_info(rid, ...) sc_log(SC_LOG_INFO, rid, __VA_ARGS__)
-#define sc_log_warn(rid, ...) sc_log(SC_LOG_WARN, rid, __VA_ARGS__)
+#define sc_log_info(rid, ...)  sc_log(SC_LOG_INFO, rid, __VA_ARGS__)
+#define sc_log_warn(rid, ...)  sc_log(SC_LOG_WARN, rid, __VA_ARGS__)
 #define sc_log_error(rid, ...) sc_log(SC_LOG_ERROR, rid, __VA_ARGS__)
 
 /* Write `ts` as ISO 8601 UTC with milliseconds ("2026-11-25T20:31:02.123Z")

@@ -13,8 +13,8 @@
 #include "log.h"
 
 #define PROFILES_BUCKETS 1024
-#define PROFILES_MAX 20000 /* entries before a sweep of expired ones */
-#define PROFILES_BATCH 100 /* ids per auth.users.get (auth's limit) */
+#define PROFILES_MAX     20000 /* entries before a sweep of expired ones */
+#define PROFILES_BATCH   100   /* ids per auth.users.get (auth's limit) */
 #define PROFILES_GET_MAX 1000
 
 struct profile_entry {
@@ -145,13 +145,14 @@ lookup_finish(struct lookup *l)
 	json_object_object_foreach(l->found, key, val)
 	{
 		if (val == NULL) {
-			json_object_array_add(unknown, json_object_new_string(key));
+			json_object_array_add(unknown,
+			                      json_object_new_string(key));
 		}
 	}
 	for (size_t i = 0; i < json_object_array_length(unknown); i++) {
 		json_object_object_del(
-			l->found,
-			json_object_get_string(json_object_array_get_idx(unknown, i)));
+		    l->found, json_object_get_string(
+		                  json_object_array_get_idx(unknown, i)));
 	}
 	json_object_put(unknown);
 	l->cb(l->err, l->err == SC_OK ? l->found : NULL, l->arg);
@@ -217,7 +218,8 @@ users_get_cb(int err, json_object *data, const char *message, void *arg)
 			char key[24];
 			snprintf(key, sizeof key, "%lld",
 			         (long long)json_object_get_int64(idv));
-			json_object_object_add(l->found, key, json_object_get(u));
+			json_object_object_add(l->found, key,
+			                       json_object_get(u));
 			if (l->p != NULL) {
 				cache_put(l->p, u, now);
 			}
@@ -278,8 +280,8 @@ sc_profiles_get(struct sc_profiles *p, const int64_t *ids, size_t n,
 			json_object *data = json_object_new_object();
 			json_object_object_add(data, "ids", batch);
 			l->pending++;
-			sc_bus_call(p->bus, "auth.users.get", data, request_id, 0,
-			            users_get_cb, l);
+			sc_bus_call(p->bus, "auth.users.get", data, request_id,
+			            0, users_get_cb, l);
 			batch = NULL;
 			in_batch = 0;
 		}
@@ -317,7 +319,7 @@ user_updated_cb(const char *topic, json_object *data, const char *request_id,
 			/* Only refresh what is cached: the cache holds whom
 			 * this daemon asked about, not every user. */
 			struct profile_entry **e =
-				entry_find(p, json_object_get_int64(idv));
+			    entry_find(p, json_object_get_int64(idv));
 			if (*e != NULL) {
 				cache_put(p, user, time(NULL));
 			}

@@ -20,8 +20,8 @@ struct sc_profiles;
  * for the cache's life. Caller owns; free with sc_profiles_free() after
  * sc_bus_free() (which answers lookups still waiting on auth; the rest are
  * answered with SC_EUNAVAIL by sc_profiles_free). */
-struct sc_profiles *sc_profiles_new(struct event_base *base,
-                                    struct sc_bus *bus, int ttl_s);
+struct sc_profiles *sc_profiles_new(struct event_base *base, struct sc_bus *bus,
+                                    int ttl_s);
 void sc_profiles_free(struct sc_profiles *p);
 
 /* Keep the cache fresh from auth's user.updated events. SC_OK or

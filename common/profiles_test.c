@@ -16,8 +16,8 @@ struct fixture {
 	struct event_base *base;
 	struct sc_bus *auth, *client;
 	struct sc_profiles *profiles;
-	int requests;   /* auth.users.get calls answered */
-	int max_ids;    /* largest ids array seen */
+	int requests; /* auth.users.get calls answered */
+	int max_ids;  /* largest ids array seen */
 	int done, err;
 	json_object *found;
 	char dir[64];
@@ -37,12 +37,14 @@ users_get_cb(struct sc_bus_req *req, json_object *data, void *arg)
 		f->max_ids = n;
 	}
 	for (int i = 0; i < n; i++) {
-		int64_t id = json_object_get_int64(json_object_array_get_idx(ids, i));
+		int64_t id =
+		    json_object_get_int64(json_object_array_get_idx(ids, i));
 		if (id >= 1 && id <= 500) {
 			json_object *u = json_object_new_object();
 			char name[32];
 			snprintf(name, sizeof name, "user%lld", (long long)id);
-			json_object_object_add(u, "id", json_object_new_int64(id));
+			json_object_object_add(u, "id",
+			                       json_object_new_int64(id));
 			json_object_object_add(u, "username",
 			                       json_object_new_string(name));
 			json_object_array_add(users, u);
@@ -81,9 +83,9 @@ setup(struct fixture *f, bool with_auth)
 	if (with_auth) {
 		f->auth = sc_bus_new(f->base, "auth");
 		sc_bus_handle(f->auth, "auth.users.get", users_get_cb, f);
-		ck_assert_int_eq(sc_bus_listen(f->auth, getenv("SC_BUS_AUTH_REQ"),
-		                               NULL),
-		                 SC_OK);
+		ck_assert_int_eq(
+		    sc_bus_listen(f->auth, getenv("SC_BUS_AUTH_REQ"), NULL),
+		    SC_OK);
 	}
 	f->client = sc_bus_new(f->base, "events");
 	f->profiles = sc_profiles_new(f->base, f->client, 30);
@@ -126,9 +128,9 @@ START_TEST(misses_are_asked_once_and_hits_come_from_the_cache)
 	ck_assert_int_eq(json_object_object_length(f.found), 3);
 	json_object *u;
 	ck_assert(json_object_object_get_ex(f.found, "2", &u));
-	ck_assert_str_eq(json_object_get_string(
-			     json_object_object_get(u, "username")),
-	                 "user2");
+	ck_assert_str_eq(
+	    json_object_get_string(json_object_object_get(u, "username")),
+	    "user2");
 	ck_assert(!json_object_object_get_ex(f.found, "9999", NULL));
 
 	int64_t again[] = {3, 1};

@@ -41,7 +41,8 @@ drain_poll_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (left == 0 || past(&s->deadline)) {
 		if (left > 0) {
-			sc_log_warn(NULL, "stopping with %zu request(s) unanswered",
+			sc_log_warn(NULL,
+			            "stopping with %zu request(s) unanswered",
 			            left);
 		}
 		event_del(s->poll);
@@ -92,7 +93,8 @@ sc_shutdown_new(struct event_base *base, struct sc_http_server *srv)
 	s->sigint = evsignal_new(base, SIGINT, signal_cb, s);
 	s->poll = event_new(base, -1, EV_PERSIST, drain_poll_cb, s);
 	if (s->sigterm == NULL || s->sigint == NULL || s->poll == NULL ||
-	    event_add(s->sigterm, NULL) != 0 || event_add(s->sigint, NULL) != 0) {
+	    event_add(s->sigterm, NULL) != 0 ||
+	    event_add(s->sigint, NULL) != 0) {
 		sc_log_error(NULL, "cannot install signal handlers");
 		sc_shutdown_free(s);
 		return NULL;

@@ -9,9 +9,9 @@
 #include <check.h>
 #include <stdlib.h>
 
-#define SC_TEST_MAIN(suite_fn)                                         \
-	int main(void)                                                     \
-	{                                                                  \
+#define SC_TEST_MAIN(suite_fn)                                                 \
+	int main(void)                                                         \
+	{                                                                      \
 		SRunner *sr = srunner_create(suite_fn());                      \
 		srunner_run_all(sr, CK_NORMAL);                                \
 		int failed = srunner_ntests_failed(sr);                        \

@@ -15,6 +15,7 @@ packages=(
 	postgresql                          # a local cluster per run
 	nginx                               # the gateway
 	nodejs npm                          # integration tests and benchmarks
+	wrk                                 # make bench: HTTP load
 	openssl python3 curl ca-certificates # keys, free ports, health checks
 )
 

@@ -43,9 +43,9 @@ struct auth {
 
 /* The columns every user query selects, so auth_user_json can render the
  * row; unqualified, for use on auth.users or a CTE over it. */
-#define AUTH_USER_COLS                                                        \
-	"id, username, email, display_name, avatar_url, wsdc_id, bio, "           \
-	"email_verified, to_char(created_at AT TIME ZONE 'UTC', "                 \
+#define AUTH_USER_COLS                                                         \
+	"id, username, email, display_name, avatar_url, wsdc_id, bio, "        \
+	"email_verified, to_char(created_at AT TIME ZONE 'UTC', "              \
 	"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at"
 
 /* users.c: rendering and the /api/users routes, the bus handler. */

@@ -17,7 +17,7 @@
 #include "error.h"
 #include "log.h"
 
-#define MAIL_BATCH 20
+#define MAIL_BATCH  20
 #define MAIL_POLL_S 5
 
 struct auth_mail {
@@ -59,34 +59,38 @@ mail_write_file(struct auth_mail *m, const PGresult *res, int row)
 	json_object *mail = json_object_new_object();
 	int rc = SC_OK;
 
-	json_object_object_add(mail, "id",
-	                       json_object_new_int64(sc_db_int(res, row, "id")));
-	json_object_object_add(mail, "kind",
-	                       json_object_new_string(sc_db_str(res, row, "kind")));
 	json_object_object_add(
-		mail, "to", json_object_new_string(sc_db_str(res, row, "to_address")));
+	    mail, "id", json_object_new_int64(sc_db_int(res, row, "id")));
 	json_object_object_add(
-		mail, "subject", json_object_new_string(sc_db_str(res, row, "subject")));
-	json_object_object_add(mail, "text",
-	                       json_object_new_string(sc_db_str(res, row, "body")));
+	    mail, "kind", json_object_new_string(sc_db_str(res, row, "kind")));
+	json_object_object_add(
+	    mail, "to",
+	    json_object_new_string(sc_db_str(res, row, "to_address")));
+	json_object_object_add(
+	    mail, "subject",
+	    json_object_new_string(sc_db_str(res, row, "subject")));
+	json_object_object_add(
+	    mail, "text", json_object_new_string(sc_db_str(res, row, "body")));
 	const char *link = sc_db_str(res, row, "link");
 	json_object_object_add(mail, "link",
 	                       link ? json_object_new_string(link) : NULL);
 	json_object_object_add(
-		mail, "createdAt",
-		json_object_new_string(sc_db_str(res, row, "created_at")));
+	    mail, "createdAt",
+	    json_object_new_string(sc_db_str(res, row, "created_at")));
 
 	char *tmp = sc_asprintf("%s/.%s.json.tmp", m->dir, id);
 	char *path = sc_asprintf("%s/%s.json", m->dir, id);
 	const char *s = json_object_to_json_string_ext(
-		mail, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	    mail, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	FILE *f = fopen(tmp, "w");
 	if (f == NULL || fputs(s, f) < 0 || fputc('\n', f) < 0) {
-		sc_log_error(NULL, "cannot write mail '%s': %s", tmp, strerror(errno));
+		sc_log_error(NULL, "cannot write mail '%s': %s", tmp,
+		             strerror(errno));
 		rc = SC_EINTERNAL;
 	}
 	if (f != NULL && fclose(f) != 0 && rc == SC_OK) {
-		sc_log_error(NULL, "cannot write mail '%s': %s", tmp, strerror(errno));
+		sc_log_error(NULL, "cannot write mail '%s': %s", tmp,
+		             strerror(errno));
 		rc = SC_EINTERNAL;
 	}
 	if (rc == SC_OK && rename(tmp, path) != 0) {
@@ -110,7 +114,8 @@ mail_committed_cb(int err, PGresult *res, void *arg)
 
 	if (err != SC_OK) {
 		sc_log_error(NULL, "cannot commit mail delivery: %s",
-		             res ? PQresultErrorMessage(res) : "database unavailable");
+		             res ? PQresultErrorMessage(res)
+		                 : "database unavailable");
 	} else if (m->delivered > 0) {
 		sc_log_info(NULL, "delivered %d mail(s) to '%s'", m->delivered,
 		            m->dir);
@@ -128,7 +133,8 @@ mail_marked_cb(int err, PGresult *res, void *arg)
 
 	if (err != SC_OK) {
 		sc_log_error(NULL, "cannot mark mail sent: %s",
-		             res ? PQresultErrorMessage(res) : "database unavailable");
+		             res ? PQresultErrorMessage(res)
+		                 : "database unavailable");
 		mail_finish(m);
 		return;
 	}
@@ -143,7 +149,8 @@ mail_claimed_cb(int err, PGresult *res, void *arg)
 
 	if (err != SC_OK) {
 		sc_log_error(NULL, "cannot read the mail outbox: %s",
-		             res ? PQresultErrorMessage(res) : "database unavailable");
+		             res ? PQresultErrorMessage(res)
+		                 : "database unavailable");
 		mail_finish(m);
 		return;
 	}
@@ -183,7 +190,8 @@ mail_begun_cb(int err, PGresult *res, void *arg)
 
 	if (err != SC_OK) {
 		sc_log_error(NULL, "cannot start mail delivery: %s",
-		             res ? PQresultErrorMessage(res) : "database unavailable");
+		             res ? PQresultErrorMessage(res)
+		                 : "database unavailable");
 		mail_finish(m);
 		return;
 	}
@@ -191,13 +199,13 @@ mail_begun_cb(int err, PGresult *res, void *arg)
 	snprintf(limit, sizeof limit, "%d", MAIL_BATCH);
 	const char *params[] = {limit};
 	sc_db_conn_query(
-		m->conn,
-		"SELECT id, kind, to_address, subject, body, link,"
-		" to_char(created_at AT TIME ZONE 'UTC',"
-		" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at"
-		" FROM auth.mail_outbox WHERE sent_at IS NULL ORDER BY id"
-		" LIMIT $1::int FOR UPDATE SKIP LOCKED",
-		1, params, mail_claimed_cb, m);
+	    m->conn,
+	    "SELECT id, kind, to_address, subject, body, link,"
+	    " to_char(created_at AT TIME ZONE 'UTC',"
+	    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at"
+	    " FROM auth.mail_outbox WHERE sent_at IS NULL ORDER BY id"
+	    " LIMIT $1::int FOR UPDATE SKIP LOCKED",
+	    1, params, mail_claimed_cb, m);
 }
 
 static void
@@ -240,8 +248,8 @@ auth_mail_new(struct event_base *base, struct sc_db *db, const char *dir)
 	struct timeval every = {MAIL_POLL_S, 0};
 
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-		sc_log_error(NULL, "cannot create mail outbox dir '%s': %s", dir,
-		             strerror(errno));
+		sc_log_error(NULL, "cannot create mail outbox dir '%s': %s",
+		             dir, strerror(errno));
 		free(m);
 		return NULL;
 	}

@@ -35,7 +35,7 @@ config_load(struct auth_config *c)
 
 	c->http_addr = sc_config_str("SC_HTTP_ADDR", "127.0.0.1");
 	c->database_url = sc_config_str(
-		"SC_DATABASE_URL", "postgresql://sc_auth@127.0.0.1:5432/spotlight");
+	    "SC_DATABASE_URL", "postgresql://sc_auth@127.0.0.1:5432/spotlight");
 	c->issuer = sc_config_str("SC_JWT_ISSUER", "spotlight.cam");
 	c->audience = sc_config_str("SC_JWT_AUDIENCE", "spotlight.cam");
 	c->public_url = sc_config_str("SC_PUBLIC_URL", "http://localhost:8080");
@@ -45,18 +45,21 @@ config_load(struct auth_config *c)
 
 	rc |= sc_config_int("SC_HTTP_PORT", 7001, 0, 65535, &c->http_port);
 	rc |= sc_config_int("SC_DB_POOL_SIZE", 4, 1, 64, &c->pool_size);
-	rc |= sc_config_int("SC_ACCESS_TOKEN_TTL", 900, 60, 86400, &c->access_ttl);
+	rc |= sc_config_int("SC_ACCESS_TOKEN_TTL", 900, 60, 86400,
+	                    &c->access_ttl);
 	rc |= sc_config_int("SC_REFRESH_TOKEN_TTL", 30 * 86400, 3600,
 	                    365 * 86400, &c->refresh_ttl);
 	rc |= sc_config_int("SC_LIMIT_REGISTER_PER_HOUR", 20, 1, 1000000,
 	                    &c->register_per_hour);
 	rc |= sc_config_int("SC_LIMIT_FORGOT_PER_HOUR", 5, 1, 1000000,
 	                    &c->forgot_per_hour);
-	rc |= sc_config_bool("SC_COOKIE_SECURE", secure_default, &c->cookie_secure);
+	rc |= sc_config_bool("SC_COOKIE_SECURE", secure_default,
+	                     &c->cookie_secure);
 	rc |= sc_hasher_opts_from_env(&c->hash);
 	if (strcmp(c->mail_transport, "file") != 0) {
-		sc_log_error(NULL, "invalid SC_MAIL_TRANSPORT '%s': only 'file' is "
-		                   "supported",
+		sc_log_error(NULL,
+		             "invalid SC_MAIL_TRANSPORT '%s': only 'file' is "
+		             "supported",
 		             c->mail_transport);
 		rc |= SC_EINVAL;
 	}
@@ -106,8 +109,9 @@ main(void)
 		sc_log_error(NULL, "cannot create the event base");
 		goto err;
 	}
-	a.signer = sc_token_signer_new(cfg.private_key, cfg.private_len,
-	                               cfg.issuer, cfg.audience, cfg.access_ttl);
+	a.signer =
+	    sc_token_signer_new(cfg.private_key, cfg.private_len, cfg.issuer,
+	                        cfg.audience, cfg.access_ttl);
 	a.verifier = sc_token_verifier_new(cfg.public_key, cfg.public_len,
 	                                   cfg.issuer, cfg.audience);
 	if (a.signer == NULL || a.verifier == NULL) {

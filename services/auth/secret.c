@@ -10,7 +10,7 @@
 #include "auth.h"
 
 static const char b64url[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 void
 auth_secret_new(char out[AUTH_SECRET_LEN + 1])
@@ -24,8 +24,8 @@ auth_secret_new(char out[AUTH_SECRET_LEN + 1])
 	}
 	raw[32] = 0;
 	for (size_t i = 0; i < 33 && o < AUTH_SECRET_LEN; i += 3) {
-		unsigned v = (unsigned)raw[i] << 16 | (unsigned)raw[i + 1] << 8 |
-		             raw[i + 2];
+		unsigned v = (unsigned)raw[i] << 16 |
+		             (unsigned)raw[i + 1] << 8 | raw[i + 2];
 		out[o++] = b64url[(v >> 18) & 63];
 		out[o++] = b64url[(v >> 12) & 63];
 		if (o < AUTH_SECRET_LEN) {

@@ -11,8 +11,9 @@ START_TEST(secret_is_43_chars_of_base64url)
 
 	auth_secret_new(s);
 	ck_assert_uint_eq(strlen(s), 43);
-	ck_assert_uint_eq(strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr"
-	                            "stuvwxyz0123456789-_"),
+	ck_assert_uint_eq(strspn(s,
+	                         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr"
+	                         "stuvwxyz0123456789-_"),
 	                  43);
 }
 END_TEST
@@ -35,8 +36,9 @@ START_TEST(hash_is_sha256_as_bytea_hex)
 
 	/* SHA-256("abc") from FIPS 180-2. */
 	auth_secret_hash("abc", h);
-	ck_assert_str_eq(h, "\\xba7816bf8f01cfea414140de5dae2223b00361a396177a9c"
-	                    "b410ff61f20015ad");
+	ck_assert_str_eq(h,
+	                 "\\xba7816bf8f01cfea414140de5dae2223b00361a396177a9c"
+	                 "b410ff61f20015ad");
 }
 END_TEST
 

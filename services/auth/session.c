@@ -20,10 +20,10 @@ static void
 set_refresh_cookie(struct auth *a, struct sc_http_req *req, const char *secret)
 {
 	char *cookie = sc_asprintf(
-		REFRESH_COOKIE "=%s; Path=/api/auth; Max-Age=%ld; HttpOnly; "
-		"SameSite=Strict%s",
-		secret ? secret : "", secret ? a->refresh_ttl : 0L,
-		a->cookie_secure ? "; Secure" : "");
+	    REFRESH_COOKIE "=%s; Path=/api/auth; Max-Age=%ld; HttpOnly; "
+	                   "SameSite=Strict%s",
+	    secret ? secret : "", secret ? a->refresh_ttl : 0L,
+	    a->cookie_secure ? "; Secure" : "");
 	sc_http_req_add_header(req, "Set-Cookie", cookie);
 	free(cookie);
 }
@@ -39,12 +39,14 @@ reply_session(struct auth *a, struct sc_http_req *req, const PGresult *res,
 
 	if (sc_token_sign(a->signer, id, sc_db_str(res, 0, "username"),
 	                  time(NULL), &token) != SC_OK) {
-		sc_log_error(sc_http_req_id(req), "cannot sign an access token");
+		sc_log_error(sc_http_req_id(req),
+		             "cannot sign an access token");
 		sc_http_reply_err(req, SC_EINTERNAL, NULL);
 		return;
 	}
 	json_object *body = json_object_new_object();
-	json_object_object_add(body, "accessToken", json_object_new_string(token));
+	json_object_object_add(body, "accessToken",
+	                       json_object_new_string(token));
 	json_object_object_add(body, "expiresIn",
 	                       json_object_new_int64(sc_token_ttl(a->signer)));
 	json_object_object_add(body, "user",
@@ -118,8 +120,9 @@ login_verified_cb(int err, void *arg)
 		return;
 	}
 	if (err != SC_OK) {
-		sc_http_reply_err(op->req, err, "cannot check the password now, "
-		                                "try again");
+		sc_http_reply_err(op->req, err,
+		                  "cannot check the password now, "
+		                  "try again");
 		login_free(op);
 		return;
 	}
@@ -153,12 +156,14 @@ login_user_cb(int err, PGresult *res, void *arg)
 	 * password, so response times do not tell which accounts exist. */
 	const char *hash = NULL;
 	if (PQntuples(res) == 1) {
-		op->user = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+		op->user =
+		    PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
 		if (op->user == NULL) {
 			sc_oom();
 		}
 		hash = sc_db_str(op->user, 0, "password_hash");
-		op->account = sc_asprintf("u:%lld", sc_db_int(op->user, 0, "id"));
+		op->account =
+		    sc_asprintf("u:%lld", sc_db_int(op->user, 0, "id"));
 	} else {
 		op->account = sc_asprintf("l:%s", op->login);
 	}
@@ -172,7 +177,8 @@ login_user_cb(int err, PGresult *res, void *arg)
 		login_free(op);
 		return;
 	}
-	sc_hasher_verify(op->a->hasher, hash, op->password, login_verified_cb, op);
+	sc_hasher_verify(op->a->hasher, hash, op->password, login_verified_cb,
+	                 op);
 }
 
 static void
@@ -189,7 +195,8 @@ login_cb(struct sc_http_req *req, void *arg)
 	sc_valid_init(&v);
 	sc_valid_known(&v, body, allowed);
 	sc_valid_string(&v, body, "login", SC_V_REQUIRED, 1, 254, &login);
-	sc_valid_string(&v, body, "password", SC_V_REQUIRED, 1, 1024, &password);
+	sc_valid_string(&v, body, "password", SC_V_REQUIRED, 1, 1024,
+	                &password);
 	if (!sc_valid_ok(&v)) {
 		sc_valid_reply(&v, req);
 		return;
@@ -209,7 +216,8 @@ login_cb(struct sc_http_req *req, void *arg)
 	/* Checked before any work: a limited client costs nothing. The
 	 * account's limit is checked once the lookup names the account. */
 	if (!sc_ratelimit_check(a->login_fail_ip, op->ip, now, &retry_ip)) {
-		sc_log_warn(sc_http_req_id(req), "login limited for %s", op->ip);
+		sc_log_warn(sc_http_req_id(req), "login limited for %s",
+		            op->ip);
 		reply_too_many(req, retry_ip);
 		login_free(op);
 		return;
@@ -246,18 +254,21 @@ refresh_reject_cb(int err, PGresult *res, void *arg)
 	if (err != SC_OK) {
 		sc_db_reply_error(op->req, err, res);
 	} else if (PQntuples(res) == 1 && sc_db_bool(res, 0, "reused")) {
-		sc_log_warn(sc_http_req_id(op->req),
-		            "refresh token reused: revoked its family (%lld tokens)",
-		            sc_db_int(res, 0, "revoked"));
-		sc_http_reply_error(op->req, 401, "refresh_token_reused",
-		                    "this session was ended because its refresh "
-		                    "token was used twice; log in again",
-		                    NULL);
+		sc_log_warn(
+		    sc_http_req_id(op->req),
+		    "refresh token reused: revoked its family (%lld tokens)",
+		    sc_db_int(res, 0, "revoked"));
+		sc_http_reply_error(
+		    op->req, 401, "refresh_token_reused",
+		    "this session was ended because its refresh "
+		    "token was used twice; log in again",
+		    NULL);
 	} else {
-		sc_http_reply_error(op->req, 401, "invalid_refresh_token",
-		                    "the session has expired or was ended; log in "
-		                    "again",
-		                    NULL);
+		sc_http_reply_error(
+		    op->req, 401, "invalid_refresh_token",
+		    "the session has expired or was ended; log in "
+		    "again",
+		    NULL);
 	}
 	refresh_free(op);
 }
@@ -280,16 +291,17 @@ refresh_rotated_cb(int err, PGresult *res, void *arg)
 	/* Nothing rotated: unknown, expired, revoked, or already used. A used
 	 * token presented again means two holders: end the whole family. */
 	const char *params[] = {op->old_hash};
-	sc_db_query(op->a->db,
-	            "WITH t AS (SELECT family_id, used_at FROM auth.refresh_tokens"
-	            "  WHERE token_hash = $1),"
-	            " rev AS (UPDATE auth.refresh_tokens r SET revoked_at = now()"
-	            "  FROM t WHERE r.family_id = t.family_id"
-	            "  AND t.used_at IS NOT NULL AND r.revoked_at IS NULL"
-	            "  RETURNING r.id)"
-	            " SELECT coalesce((SELECT used_at IS NOT NULL FROM t), false)"
-	            " AS reused, (SELECT count(*) FROM rev) AS revoked",
-	            1, params, refresh_reject_cb, op);
+	sc_db_query(
+	    op->a->db,
+	    "WITH t AS (SELECT family_id, used_at FROM auth.refresh_tokens"
+	    "  WHERE token_hash = $1),"
+	    " rev AS (UPDATE auth.refresh_tokens r SET revoked_at = now()"
+	    "  FROM t WHERE r.family_id = t.family_id"
+	    "  AND t.used_at IS NOT NULL AND r.revoked_at IS NULL"
+	    "  RETURNING r.id)"
+	    " SELECT coalesce((SELECT used_at IS NOT NULL FROM t), false)"
+	    " AS reused, (SELECT count(*) FROM rev) AS revoked",
+	    1, params, refresh_reject_cb, op);
 }
 
 static void
@@ -316,19 +328,20 @@ refresh_cb(struct sc_http_req *req, void *arg)
 	 * of two concurrent refreshes with one token, exactly one rotates (the
 	 * other waits on the row lock, then sees used_at set). */
 	const char *params[] = {op->old_hash, new_hash, ttl};
-	sc_db_query(a->db,
-	            "WITH old AS (UPDATE auth.refresh_tokens SET used_at = now()"
-	            "  WHERE token_hash = $1 AND used_at IS NULL"
-	            "  AND revoked_at IS NULL AND expires_at > now()"
-	            "  RETURNING family_id, user_id),"
-	            " fresh AS (INSERT INTO auth.refresh_tokens"
-	            "  (family_id, user_id, token_hash, expires_at)"
-	            "  SELECT family_id, user_id, $2,"
-	            "  now() + make_interval(secs => $3::bigint) FROM old"
-	            "  RETURNING user_id)"
-	            " SELECT " AUTH_USER_COLS " FROM auth.users"
-	            " WHERE id = (SELECT user_id FROM fresh)",
-	            3, params, refresh_rotated_cb, op);
+	sc_db_query(
+	    a->db,
+	    "WITH old AS (UPDATE auth.refresh_tokens SET used_at = now()"
+	    "  WHERE token_hash = $1 AND used_at IS NULL"
+	    "  AND revoked_at IS NULL AND expires_at > now()"
+	    "  RETURNING family_id, user_id),"
+	    " fresh AS (INSERT INTO auth.refresh_tokens"
+	    "  (family_id, user_id, token_hash, expires_at)"
+	    "  SELECT family_id, user_id, $2,"
+	    "  now() + make_interval(secs => $3::bigint) FROM old"
+	    "  RETURNING user_id)"
+	    " SELECT " AUTH_USER_COLS " FROM auth.users"
+	    " WHERE id = (SELECT user_id FROM fresh)",
+	    3, params, refresh_rotated_cb, op);
 }
 
 /* ---- POST /api/auth/logout ---------------------------------------------- */
@@ -359,11 +372,12 @@ logout_cb(struct sc_http_req *req, void *arg)
 	}
 	auth_secret_hash(old, hash);
 	const char *params[] = {hash};
-	sc_db_query(a->db,
-	            "UPDATE auth.refresh_tokens SET revoked_at = now()"
-	            " WHERE family_id = (SELECT family_id FROM auth.refresh_tokens"
-	            "  WHERE token_hash = $1) AND revoked_at IS NULL",
-	            1, params, logout_done_cb, req);
+	sc_db_query(
+	    a->db,
+	    "UPDATE auth.refresh_tokens SET revoked_at = now()"
+	    " WHERE family_id = (SELECT family_id FROM auth.refresh_tokens"
+	    "  WHERE token_hash = $1) AND revoked_at IS NULL",
+	    1, params, logout_done_cb, req);
 }
 
 void

@@ -25,27 +25,31 @@ auth_user_json(const PGresult *res, int row, enum auth_view view)
 {
 	json_object *u = json_object_new_object();
 
-	json_object_object_add(u, "id",
-	                       json_object_new_int64(sc_db_int(res, row, "id")));
-	json_object_object_add(u, "username", str_or_null(res, row, "username"));
+	json_object_object_add(
+	    u, "id", json_object_new_int64(sc_db_int(res, row, "id")));
+	json_object_object_add(u, "username",
+	                       str_or_null(res, row, "username"));
 	if (view == AUTH_VIEW_PRIVATE) {
-		json_object_object_add(u, "email", str_or_null(res, row, "email"));
+		json_object_object_add(u, "email",
+		                       str_or_null(res, row, "email"));
 	}
 	json_object_object_add(u, "displayName",
 	                       str_or_null(res, row, "display_name"));
-	json_object_object_add(u, "avatarUrl", str_or_null(res, row, "avatar_url"));
+	json_object_object_add(u, "avatarUrl",
+	                       str_or_null(res, row, "avatar_url"));
 	json_object_object_add(
-		u, "wsdcId",
-		sc_db_isnull(res, row, "wsdc_id")
-			? NULL
-			: json_object_new_int64(sc_db_int(res, row, "wsdc_id")));
+	    u, "wsdcId",
+	    sc_db_isnull(res, row, "wsdc_id")
+	        ? NULL
+	        : json_object_new_int64(sc_db_int(res, row, "wsdc_id")));
 	json_object_object_add(u, "bio", str_or_null(res, row, "bio"));
 	if (view == AUTH_VIEW_PRIVATE) {
-		json_object_object_add(
-			u, "emailVerified",
-			json_object_new_boolean(sc_db_bool(res, row, "email_verified")));
+		json_object_object_add(u, "emailVerified",
+		                       json_object_new_boolean(sc_db_bool(
+		                           res, row, "email_verified")));
 	}
-	json_object_object_add(u, "createdAt", str_or_null(res, row, "created_at"));
+	json_object_object_add(u, "createdAt",
+	                       str_or_null(res, row, "created_at"));
 	return u;
 }
 
@@ -66,7 +70,8 @@ user_read_done_cb(int err, PGresult *res, void *arg)
 	} else if (PQntuples(res) == 0) {
 		sc_http_reply_err(op->req, SC_ENOTFOUND, "no such user");
 	} else {
-		sc_http_reply_json(op->req, 200, auth_user_json(res, 0, op->view));
+		sc_http_reply_json(op->req, 200,
+		                   auth_user_json(res, 0, op->view));
 	}
 	free(op);
 }
@@ -86,7 +91,8 @@ me_get_cb(struct sc_http_req *req, void *arg)
 	op->view = AUTH_VIEW_PRIVATE;
 	snprintf(id, sizeof id, "%lld", (long long)claims.user_id);
 	const char *params[] = {id};
-	sc_db_query(a->db, "SELECT " AUTH_USER_COLS " FROM auth.users WHERE id = $1",
+	sc_db_query(a->db,
+	            "SELECT " AUTH_USER_COLS " FROM auth.users WHERE id = $1",
 	            1, params, user_read_done_cb, op);
 }
 
@@ -109,7 +115,8 @@ profile_get_cb(struct sc_http_req *req, void *arg)
 	op->view = AUTH_VIEW_PUBLIC;
 	const char *params[] = {username};
 	sc_db_query(a->db,
-	            "SELECT " AUTH_USER_COLS " FROM auth.users WHERE username = $1",
+	            "SELECT " AUTH_USER_COLS
+	            " FROM auth.users WHERE username = $1",
 	            1, params, user_read_done_cb, op);
 }
 
@@ -128,11 +135,12 @@ me_patch_done_cb(int err, PGresult *res, void *arg)
 	if (err != SC_OK) {
 		sc_db_reply_error(op->req, err, res);
 	} else if (PQntuples(res) == 0) {
-		sc_http_reply_err(op->req, SC_EAUTH, "the user no longer exists");
+		sc_http_reply_err(op->req, SC_EAUTH,
+		                  "the user no longer exists");
 	} else {
 		json_object *event = json_object_new_object();
-		json_object_object_add(event, "user",
-		                       auth_user_json(res, 0, AUTH_VIEW_PUBLIC));
+		json_object_object_add(
+		    event, "user", auth_user_json(res, 0, AUTH_VIEW_PUBLIC));
 		sc_bus_publish(op->a->bus, "user.updated", event,
 		               sc_http_req_id(op->req));
 		sc_http_reply_json(op->req, 200,
@@ -163,15 +171,15 @@ me_patch_cb(struct sc_http_req *req, void *arg)
 	bool has_avatar = json_object_object_get_ex(body, "avatarUrl", NULL);
 	bool has_wsdc = json_object_object_get_ex(body, "wsdcId", NULL);
 	bool has_bio = json_object_object_get_ex(body, "bio", NULL);
-	sc_valid_string(&v, body, "displayName", SC_V_NULLABLE | SC_V_TRIM, 1, 50,
-	                &display);
+	sc_valid_string(&v, body, "displayName", SC_V_NULLABLE | SC_V_TRIM, 1,
+	                50, &display);
 	if (sc_valid_string(&v, body, "avatarUrl", SC_V_NULLABLE, 1, 2048,
 	                    &avatar) &&
 	    avatar != NULL) {
 		sc_valid_url(&v, "avatarUrl", avatar);
 	}
-	bool wsdc_set = sc_valid_int(&v, body, "wsdcId", SC_V_NULLABLE, 1,
-	                             99999999, &wsdc);
+	bool wsdc_set =
+	    sc_valid_int(&v, body, "wsdcId", SC_V_NULLABLE, 1, 99999999, &wsdc);
 	sc_valid_string(&v, body, "bio", SC_V_NULLABLE, 0, 500, &bio);
 	if (!sc_valid_ok(&v)) {
 		sc_valid_reply(&v, req);
@@ -184,24 +192,29 @@ me_patch_cb(struct sc_http_req *req, void *arg)
 	/* One fixed statement: each column changes only when its flag is set,
 	 * so the SQL never depends on which fields came. */
 	const char *params[] = {
-		id,
-		has_display ? "t" : "f", display,
-		has_avatar ? "t" : "f",  avatar,
-		has_wsdc ? "t" : "f",    wsdc_set ? wsdc_s : NULL,
-		has_bio ? "t" : "f",     bio,
+	    id,
+	    has_display ? "t" : "f",
+	    display,
+	    has_avatar ? "t" : "f",
+	    avatar,
+	    has_wsdc ? "t" : "f",
+	    wsdc_set ? wsdc_s : NULL,
+	    has_bio ? "t" : "f",
+	    bio,
 	};
 	struct user_patch *op = sc_calloc(1, sizeof *op);
 	op->a = a;
 	op->req = req;
-	sc_db_query(a->db,
-	            "UPDATE auth.users SET"
-	            " display_name = CASE WHEN $2::bool THEN $3 ELSE display_name END,"
-	            " avatar_url = CASE WHEN $4::bool THEN $5 ELSE avatar_url END,"
-	            " wsdc_id = CASE WHEN $6::bool THEN $7::integer ELSE wsdc_id END,"
-	            " bio = CASE WHEN $8::bool THEN $9 ELSE bio END,"
-	            " updated_at = now()"
-	            " WHERE id = $1 RETURNING " AUTH_USER_COLS,
-	            9, params, me_patch_done_cb, op);
+	sc_db_query(
+	    a->db,
+	    "UPDATE auth.users SET"
+	    " display_name = CASE WHEN $2::bool THEN $3 ELSE display_name END,"
+	    " avatar_url = CASE WHEN $4::bool THEN $5 ELSE avatar_url END,"
+	    " wsdc_id = CASE WHEN $6::bool THEN $7::integer ELSE wsdc_id END,"
+	    " bio = CASE WHEN $8::bool THEN $9 ELSE bio END,"
+	    " updated_at = now()"
+	    " WHERE id = $1 RETURNING " AUTH_USER_COLS,
+	    9, params, me_patch_done_cb, op);
 }
 
 /* ---- bus: auth.users.get ------------------------------------------------ */
@@ -213,14 +226,17 @@ users_get_done_cb(int err, PGresult *res, void *arg)
 
 	if (err != SC_OK) {
 		sc_log_error(sc_bus_req_id(req), "auth.users.get failed: %s",
-		             res != NULL ? PQresultErrorMessage(res) : "unavailable");
-		sc_bus_reply_err(req, err == SC_EDB ? SC_EINTERNAL : SC_EUNAVAIL,
+		             res != NULL ? PQresultErrorMessage(res)
+		                         : "unavailable");
+		sc_bus_reply_err(req,
+		                 err == SC_EDB ? SC_EINTERNAL : SC_EUNAVAIL,
 		                 "cannot read users");
 		return;
 	}
 	json_object *users = json_object_new_array();
 	for (int i = 0; i < PQntuples(res); i++) {
-		json_object_array_add(users, auth_user_json(res, i, AUTH_VIEW_PUBLIC));
+		json_object_array_add(users,
+		                      auth_user_json(res, i, AUTH_VIEW_PUBLIC));
 	}
 	json_object *data = json_object_new_object();
 	json_object_object_add(data, "users", users);
@@ -242,7 +258,8 @@ users_get_cb(struct sc_bus_req *req, json_object *data, void *arg)
 	}
 	size_t n = json_object_array_length(ids);
 	if (n > USERS_GET_MAX) {
-		sc_bus_reply_err(req, SC_EVALIDATION, "at most 100 ids per request");
+		sc_bus_reply_err(req, SC_EVALIDATION,
+		                 "at most 100 ids per request");
 		return;
 	}
 	list = sc_malloc(cap);
@@ -251,7 +268,8 @@ users_get_cb(struct sc_bus_req *req, json_object *data, void *arg)
 		json_object *id = json_object_array_get_idx(ids, i);
 		if (!json_object_is_type(id, json_type_int)) {
 			free(list);
-			sc_bus_reply_err(req, SC_EVALIDATION, "ids must be integers");
+			sc_bus_reply_err(req, SC_EVALIDATION,
+			                 "ids must be integers");
 			return;
 		}
 		len += (size_t)snprintf(list + len, cap - len, "%s%lld",
@@ -270,7 +288,8 @@ users_get_cb(struct sc_bus_req *req, json_object *data, void *arg)
 void
 auth_users_routes(struct auth *a)
 {
-	sc_http_route(a->http, EVHTTP_REQ_GET, "/api/users/me", 0, me_get_cb, a);
+	sc_http_route(a->http, EVHTTP_REQ_GET, "/api/users/me", 0, me_get_cb,
+	              a);
 	sc_http_route(a->http, EVHTTP_REQ_PATCH, "/api/users/me", SC_HTTP_JSON,
 	              me_patch_cb, a);
 	sc_http_route(a->http, EVHTTP_REQ_GET, "/api/users/:username", 0,
