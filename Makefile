@@ -34,7 +34,8 @@ WARN     := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
               -Icommon $(PKG_CFLAGS) -include common/banned.h
-LDLIBS   := $(PKG_LIBS) -lnng -lpthread -lm
+# nng and wslay ship no pkg-config file on Debian 12.
+LDLIBS   := $(PKG_LIBS) -lnng -lwslay -lpthread -lm
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 COMMON_SRC  := $(filter-out %_test.c,$(wildcard common/*.c))
