@@ -144,8 +144,9 @@ struct sc_bus {
 
 	struct bus_peer *peers;
 	struct bus_sub *subs;
-	struct bus_call *calls;  /* in flight */
-	struct sc_bus_req *reqs; /* handed to handlers, not yet answered */
+	struct bus_call *calls;   /* in flight */
+	struct sc_bus_req *reqs;  /* handed to handlers, not yet answered */
+	json_object *reply_error; /* during a reply callback, see bus.h */
 };
 
 /* ---- helpers -------------------------------------------------------- */
@@ -550,6 +551,12 @@ sc_bus_free(struct sc_bus *bus)
 	free(bus);
 }
 
+json_object *
+sc_bus_reply_error_object(struct sc_bus *bus)
+{
+	return bus->reply_error;
+}
+
 bool
 sc_bus_ready(struct sc_bus *bus)
 {
@@ -671,7 +678,8 @@ sc_bus_reply(struct sc_bus_req *req, json_object *data)
 }
 
 void
-sc_bus_reply_err(struct sc_bus_req *req, int err, const char *message)
+sc_bus_reply_error(struct sc_bus_req *req, int err, const char *code,
+                   const char *message, json_object *details)
 {
 	json_object *root = json_object_new_object();
 	json_object *e = json_object_new_object();
@@ -679,16 +687,26 @@ sc_bus_reply_err(struct sc_bus_req *req, int err, const char *message)
 	if (err == SC_OK) {
 		err = SC_EINTERNAL;
 	}
-	json_object_object_add(e, "code",
-	                       json_object_new_string(sc_err_code(err)));
+	json_object_object_add(
+	    e, "code",
+	    json_object_new_string(code != NULL ? code : sc_err_code(err)));
 	json_object_object_add(e, "message",
 	                       json_object_new_string(message != NULL
 	                                                  ? message
 	                                                  : sc_err_str(err)));
+	if (details != NULL) {
+		json_object_object_add(e, "details", details);
+	}
 	json_object_object_add(root, "v", json_object_new_int(SC_BUS_VERSION));
 	json_object_object_add(root, "ok", json_object_new_boolean(0));
 	json_object_object_add(root, "error", e);
 	bus_req_answer(req, root, err);
+}
+
+void
+sc_bus_reply_err(struct sc_bus_req *req, int err, const char *message)
+{
+	sc_bus_reply_error(req, err, NULL, message, NULL);
 }
 
 const char *
@@ -1193,8 +1211,16 @@ call_finish(struct bus_call *c)
 		              "bus call answered");
 	}
 
+	/* A remote error as received, for sc_bus_reply_error_object. */
+	json_object *remote = NULL;
+	if (root != NULL && err != SC_OK && err != SC_EBUS) {
+		json_object_object_get_ex(root, "error", &remote);
+	}
+	json_object *outer = bus->reply_error;
+	bus->reply_error = remote;
 	c->cb(err, err == SC_OK ? data : NULL, err == SC_OK ? NULL : message,
 	      c->arg);
+	bus->reply_error = outer;
 
 	json_object_put(root);
 	free(owned);

@@ -83,6 +83,14 @@ void sc_bus_reply(struct sc_bus_req *req, json_object *data);
 /* Reply an error (code from sc_err_code(err)); message copied. Frees req. */
 void sc_bus_reply_err(struct sc_bus_req *req, int err, const char *message);
 
+/* Reply an error with a service's own machine code (e.g. "match_exists",
+ * documented in proto/<service>.md; NULL uses sc_err_code(err)) and
+ * details (takes ownership; may be NULL: none). err is the failure's class,
+ * for the log. message copied. Frees req. A C caller sees an unknown code
+ * as SC_EINTERNAL (sc_err_from_code) with the message. */
+void sc_bus_reply_error(struct sc_bus_req *req, int err, const char *code,
+                        const char *message, json_object *details);
+
 /* ---- calling -------------------------------------------------------- */
 
 /* Reply callback. err SC_OK with data the reply's "data" (borrowed, during
@@ -101,6 +109,14 @@ typedef void (*sc_bus_reply_cb)(int err, json_object *data, const char *message,
 void sc_bus_call(struct sc_bus *bus, const char *method, json_object *data,
                  const char *request_id, int timeout_ms, sc_bus_reply_cb cb,
                  void *arg);
+
+/* Inside a reply callback whose err came from the peer's error reply: that
+ * error object as received ({"code","message"} and any "details"),
+ * borrowed until the callback returns; NULL otherwise (success, or a local
+ * failure: timeout, unavailable, malformed). This is how a caller reads a
+ * service's own codes (proto/<service>.md), which sc_err_from_code reads
+ * as SC_EINTERNAL, and their details. */
+json_object *sc_bus_reply_error_object(struct sc_bus *bus);
 
 /* ---- publish/subscribe ---------------------------------------------- */
 

@@ -157,13 +157,21 @@ reply_cb(int err, json_object *data, const char *message, void *arg)
 		json_object_object_add(out, "data", json_object_get(data));
 		st->exit_code = EXIT_SUCCESS;
 	} else {
-		json_object *e = json_object_new_object();
-		json_object_object_add(
-		    e, "code", json_object_new_string(sc_err_code(err)));
-		json_object_object_add(
-		    e, "message",
-		    json_object_new_string(message != NULL ? message
-		                                           : sc_err_str(err)));
+		/* The peer's error as it came (its own code, details), else
+		 * the local failure's. */
+		json_object *e = sc_bus_reply_error_object(st->bus);
+		if (e != NULL) {
+			json_object_get(e);
+		} else {
+			e = json_object_new_object();
+			json_object_object_add(
+			    e, "code",
+			    json_object_new_string(sc_err_code(err)));
+			json_object_object_add(
+			    e, "message",
+			    json_object_new_string(
+			        message != NULL ? message : sc_err_str(err)));
+		}
 		json_object_object_add(out, "error", e);
 		st->exit_code = err == SC_ETIMEDOUT || err == SC_EUNAVAIL
 		                    ? EXIT_USAGE
