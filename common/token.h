@@ -49,7 +49,10 @@ struct sc_token_verifier *sc_token_verifier_new(const char *pem, size_t len,
 void sc_token_verifier_free(struct sc_token_verifier *v);
 
 /* Verify `token` at time `now`. SC_OK with *out filled, or SC_EAUTH for
- * any bad, forged, expired or foreign token (never anything else). */
+ * any bad, forged, expired or foreign token (never anything else).
+ * Verified tokens are remembered (a bounded cache inside the verifier), so
+ * repeating one costs a lookup; a remembered token still expires. Not
+ * thread-safe: one verifier per thread (the loop's). */
 int sc_token_verify(struct sc_token_verifier *v, const char *token, time_t now,
                     struct sc_claims *out);
 

@@ -287,6 +287,32 @@ START_TEST(verify_accepts_until_exp_and_rejects_from_exp)
 }
 END_TEST
 
+START_TEST(a_remembered_token_gives_the_same_claims_and_no_lookalike_passes)
+{
+	char *tok = sign_now();
+	struct sc_claims first, again;
+
+	ck_assert_int_eq(sc_token_verify(verifier, tok, NOW, &first), SC_OK);
+	ck_assert_int_eq(sc_token_verify(verifier, tok, NOW + 1, &again), SC_OK);
+	ck_assert_int_eq(again.user_id, first.user_id);
+	ck_assert_str_eq(again.username, first.username);
+	ck_assert_int_eq(again.exp, first.exp);
+	/* Each one-character change of the remembered token is a different
+	 * token: verified in full, and refused. */
+	size_t n = strlen(tok);
+	for (size_t i = 0; i < n; i += 7) {
+		char *bad = strdup(tok);
+		bad[i] = bad[i] == 'A' ? 'B' : 'A';
+		if (strcmp(bad, tok) != 0) {
+			ck_assert_int_eq(verify_at(bad, NOW), SC_EAUTH);
+		}
+		free(bad);
+	}
+	ck_assert_int_eq(verify_at(tok, NOW), SC_OK);
+	free(tok);
+}
+END_TEST
+
 /* ---- malformed ------------------------------------------------------ */
 
 START_TEST(verify_rejects_garbage)
@@ -878,6 +904,8 @@ token_suite(void)
 	tcase_add_test(tc, sign_then_verify_gives_back_the_user);
 	tcase_add_test(tc, signed_token_carries_the_documented_claims);
 	tcase_add_test(tc, sign_refuses_bad_user);
+	tcase_add_test(
+	    tc, a_remembered_token_gives_the_same_claims_and_no_lookalike_passes);
 	tcase_add_test(tc, verify_accepts_until_exp_and_rejects_from_exp);
 	tcase_add_test(tc, verify_rejects_garbage);
 	tcase_add_test(tc, verify_rejects_non_canonical_base64);
