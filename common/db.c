@@ -1,10 +1,14 @@
 /* db.c: a pool of non-blocking libpq connections driven by libevent, with a
- * bounded wait queue and reconnection with backoff (see db.h). */
+ * bounded wait queue, reconnection with backoff, and a per-connection cache
+ * of prepared statements keyed by SQL text (see db.h). */
 #include "db.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alloc.h"
 #include "error.h"
@@ -14,11 +18,22 @@
 #define DB_BACKOFF_MIN_MS    100
 #define DB_BACKOFF_MAX_MS    5000
 #define DB_CONNECT_TIMEOUT_S 5
+#define DB_STMT_MAX          256 /* prepared statements per connection */
+#define DB_STMT_BUCKETS      64  /* hash buckets of that map; power of 2 */
 
 enum job_kind {
 	JOB_QUERY,    /* sc_db_query / sc_db_conn_query */
 	JOB_ACQUIRE,  /* sc_db_acquire */
 	JOB_ROLLBACK, /* internal: ROLLBACK before a release */
+};
+
+/* What a JOB_QUERY has on the wire: DEALLOCATE -> PREPARE -> EXEC, each
+ * step waiting for its results before the next is sent; most jobs start
+ * (and end) at EXEC. */
+enum job_step {
+	STEP_DEALLOCATE, /* drop an evicted or stale statement first */
+	STEP_PREPARE,    /* PQsendPrepare of `stmt_id` */
+	STEP_EXEC,       /* the statement itself, named or unnamed */
 };
 
 /* One unit of work: a statement to run, a connection to hand out, or a
@@ -27,8 +42,13 @@ struct db_job {
 	struct db_job *next;
 	enum job_kind kind;
 	char *sql;
+	uint32_t hash; /* of sql, the prepared statement cache's key */
 	char **params;
 	int nparams;
+	enum job_step step;
+	unsigned stmt_id; /* prepared statement to run; 0: run unnamed */
+	unsigned drop_id; /* statement to DEALLOCATE first; 0: none */
+	bool retried;     /* re-prepared once already (26000 / 0A000) */
 	sc_db_result_cb result_cb;
 	sc_db_conn_cb conn_cb;
 	void *arg;
@@ -39,6 +59,18 @@ struct db_job {
 struct job_list {
 	struct db_job *head, *tail;
 	int len;
+};
+
+/* A statement prepared on one connection under the name "sc<id>". Names
+ * are never reused on one PGconn, so a forgotten entry cannot alias a
+ * statement the server still holds. */
+struct db_stmt {
+	struct db_stmt *chain;         /* next in the hash bucket */
+	struct db_stmt *newer, *older; /* use order, for eviction */
+	char *sql;
+	uint32_t hash;
+	unsigned id;
+	bool stale; /* 0A000 inside a transaction: replace when idle */
 };
 
 enum conn_state {
@@ -62,7 +94,13 @@ struct sc_db_conn {
 	bool release_pending; /* released while a query was in flight */
 	bool flushing;        /* PQflush returned 1: watch EV_WRITE */
 	struct db_job *job;   /* in flight */
-	PGresult *res;        /* first result of the job in flight */
+	PGresult *res;        /* first result of the step in flight */
+	/* Prepared statements on this PGconn, by SQL text; emptied when it
+	 * closes. */
+	struct db_stmt *stmt_bucket[DB_STMT_BUCKETS];
+	struct db_stmt *stmt_newest, *stmt_oldest;
+	int nstmts;
+	unsigned stmt_next_id;
 };
 
 struct sc_db {
@@ -114,6 +152,19 @@ list_pop(struct job_list *l)
 	return job;
 }
 
+/* FNV-1a: short keys, no adversary (the texts are the program's own). */
+static uint32_t
+sql_hash(const char *sql)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)sql; *p != '\0';
+	     p++) {
+		h = (h ^ *p) * 16777619u;
+	}
+	return h;
+}
+
 static struct db_job *
 job_new(enum job_kind kind, const char *sql, int nparams,
         const char *const *params)
@@ -122,8 +173,10 @@ job_new(enum job_kind kind, const char *sql, int nparams,
 
 	job->kind = kind;
 	job->err = SC_OK;
+	job->step = STEP_EXEC;
 	if (sql != NULL) {
 		job->sql = sc_strdup(sql);
+		job->hash = sql_hash(sql);
 	}
 	if (nparams > 0) {
 		job->nparams = nparams;
@@ -188,6 +241,145 @@ db_deferred_cb(evutil_socket_t fd, short what, void *arg)
 	memset(&db->deferred, 0, sizeof db->deferred);
 	while ((job = list_pop(&todo)) != NULL) {
 		job_complete(db, job);
+	}
+}
+
+/* ---- prepared statement cache -------------------------------------- */
+
+static bool
+sql_word_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || ch == '_';
+}
+
+/* Transaction control, and the statements that drop prepared statements,
+ * run unnamed: preparing them saves nothing, and a named DISCARD ALL would
+ * deallocate itself. Only statements without parameters qualify. */
+static bool
+sql_runs_unnamed(const char *sql)
+{
+	static const char *const words[] = {
+	    "begin",     "start",   "commit",  "end",     "rollback",   "abort",
+	    "savepoint", "release", "prepare", "discard", "deallocate", NULL};
+	size_t n = 0;
+
+	while (*sql == ' ' || *sql == '\t' || *sql == '\n' || *sql == '\r') {
+		sql++;
+	}
+	while (sql_word_char(sql[n])) {
+		n++;
+	}
+	for (int i = 0; words[i] != NULL; i++) {
+		if (strlen(words[i]) == n &&
+		    strncasecmp(sql, words[i], n) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool
+job_cacheable(const struct db_job *job)
+{
+	return job->kind == JOB_QUERY &&
+	       (job->nparams > 0 || !sql_runs_unnamed(job->sql));
+}
+
+static void
+stmt_name(char *buf, size_t len, unsigned id)
+{
+	snprintf(buf, len, "sc%u", id);
+}
+
+static struct db_stmt *
+conn_stmt_find(const struct sc_db_conn *c, const char *sql, uint32_t hash)
+{
+	struct db_stmt *st = c->stmt_bucket[hash & (DB_STMT_BUCKETS - 1)];
+
+	while (st != NULL && (st->hash != hash || strcmp(st->sql, sql) != 0)) {
+		st = st->chain;
+	}
+	return st;
+}
+
+/* Unlink `st` from the use-order list. */
+static void
+conn_stmt_unlink(struct sc_db_conn *c, struct db_stmt *st)
+{
+	if (st->newer != NULL) {
+		st->newer->older = st->older;
+	} else {
+		c->stmt_newest = st->older;
+	}
+	if (st->older != NULL) {
+		st->older->newer = st->newer;
+	} else {
+		c->stmt_oldest = st->newer;
+	}
+	st->newer = st->older = NULL;
+}
+
+/* Put `st` first in the use-order list (it is not in it). */
+static void
+conn_stmt_link_newest(struct sc_db_conn *c, struct db_stmt *st)
+{
+	st->older = c->stmt_newest;
+	st->newer = NULL;
+	if (c->stmt_newest != NULL) {
+		c->stmt_newest->newer = st;
+	} else {
+		c->stmt_oldest = st;
+	}
+	c->stmt_newest = st;
+}
+
+static void
+conn_stmt_touch(struct sc_db_conn *c, struct db_stmt *st)
+{
+	if (c->stmt_newest != st) {
+		conn_stmt_unlink(c, st);
+		conn_stmt_link_newest(c, st);
+	}
+}
+
+/* Remember that `sql` is prepared as "sc<id>" on this connection. */
+static void
+conn_stmt_add(struct sc_db_conn *c, const char *sql, uint32_t hash, unsigned id)
+{
+	struct db_stmt *st = sc_calloc(1, sizeof *st);
+	struct db_stmt **head = &c->stmt_bucket[hash & (DB_STMT_BUCKETS - 1)];
+
+	st->sql = sc_strdup(sql);
+	st->hash = hash;
+	st->id = id;
+	st->chain = *head;
+	*head = st;
+	conn_stmt_link_newest(c, st);
+	c->nstmts++;
+}
+
+/* Forget `st` (the server side is the caller's business) and free it. */
+static void
+conn_stmt_remove(struct sc_db_conn *c, struct db_stmt *st)
+{
+	struct db_stmt **pp = &c->stmt_bucket[st->hash & (DB_STMT_BUCKETS - 1)];
+
+	while (*pp != st) {
+		pp = &(*pp)->chain;
+	}
+	*pp = st->chain;
+	conn_stmt_unlink(c, st);
+	c->nstmts--;
+	free(st->sql);
+	free(st);
+}
+
+static void
+conn_stmts_clear(struct sc_db_conn *c)
+{
+	while (c->stmt_newest != NULL) {
+		conn_stmt_remove(c, c->stmt_newest);
 	}
 }
 
@@ -324,6 +516,9 @@ conn_close(struct sc_db_conn *c)
 	}
 	c->state = CONN_DOWN;
 	c->flushing = false;
+	/* The next PGconn starts with no prepared statements. */
+	conn_stmts_clear(c);
+	c->stmt_next_id = 0;
 }
 
 static void
@@ -470,16 +665,74 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Send `job` on an idle connection (it becomes the job in flight). */
+/* Choose how `job` runs on `c` and set its first step: a cached statement
+ * executes at once; a new text is prepared first (after deallocating the
+ * least recently used statement when the map is full, or the old version
+ * of a stale one). Inside a transaction nothing is deallocated, since a
+ * failure there would abort the caller's transaction: a stale statement or
+ * a new text with the map full runs unnamed instead. */
 static void
-conn_send(struct sc_db_conn *c, struct db_job *job)
+job_plan(struct sc_db_conn *c, struct db_job *job)
 {
-	int r;
+	struct db_stmt *st;
 
-	c->job = job;
-	if (!PQsendQueryParams(c->pg, job->sql, job->nparams, NULL,
-	                       (const char *const *)job->params, NULL, NULL,
-	                       0)) {
+	job->step = STEP_EXEC;
+	job->stmt_id = 0;
+	job->drop_id = 0;
+	if (!job_cacheable(job)) {
+		return;
+	}
+	st = conn_stmt_find(c, job->sql, job->hash);
+	if (st != NULL && !st->stale) {
+		conn_stmt_touch(c, st);
+		job->stmt_id = st->id;
+		return;
+	}
+	if (st == NULL && c->nstmts >= DB_STMT_MAX) {
+		st = c->stmt_oldest;
+	}
+	if (st != NULL) {
+		if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+			return;
+		}
+		job->drop_id = st->id;
+		conn_stmt_remove(c, st);
+	}
+	job->stmt_id = ++c->stmt_next_id;
+	job->step = job->drop_id != 0 ? STEP_DEALLOCATE : STEP_PREPARE;
+}
+
+/* Send the current step of the job in flight. */
+static void
+conn_send_step(struct sc_db_conn *c)
+{
+	struct db_job *job = c->job;
+	const char *const *params = (const char *const *)job->params;
+	char name[16], sql[32];
+	int ok, r;
+
+	stmt_name(name, sizeof name, job->stmt_id);
+	switch (job->step) {
+	case STEP_DEALLOCATE:
+		snprintf(sql, sizeof sql, "DEALLOCATE sc%u", job->drop_id);
+		ok =
+		    PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+		break;
+	case STEP_PREPARE:
+		/* No parameter types: the server infers them, as unnamed. */
+		ok = PQsendPrepare(c->pg, name, job->sql, job->nparams, NULL);
+		break;
+	default:
+		if (job->stmt_id != 0) {
+			ok = PQsendQueryPrepared(c->pg, name, job->nparams,
+			                         params, NULL, NULL, 0);
+		} else {
+			ok = PQsendQueryParams(c->pg, job->sql, job->nparams,
+			                       NULL, params, NULL, NULL, 0);
+		}
+		break;
+	}
+	if (!ok) {
 		conn_lost(c, PQerrorMessage(c->pg));
 		return;
 	}
@@ -492,6 +745,15 @@ conn_send(struct sc_db_conn *c, struct db_job *job)
 	if (conn_watch(c, conn_wanted(c), false) != 0) {
 		conn_lost(c, "cannot watch the database socket");
 	}
+}
+
+/* Send `job` on an idle connection (it becomes the job in flight). */
+static void
+conn_send(struct sc_db_conn *c, struct db_job *job)
+{
+	c->job = job;
+	job_plan(c, job);
+	conn_send_step(c);
 }
 
 /* The job's error code from its result; a failure that means the server
@@ -576,6 +838,77 @@ conn_finish_job(struct sc_db_conn *c)
 	db_dispatch(db);
 }
 
+/* A named statement failed in a way a fresh prepare cures: 26000, it is
+ * gone (DEALLOCATE ALL or DISCARD ALL went by, which drop every statement,
+ * so forget them all); 0A000, a schema change altered its result type
+ * ("cached plan must not change result type"; mark it stale). Outside a
+ * transaction, plan and send the job once more and return true. Inside
+ * one the error stands: the transaction is aborted already. */
+static bool
+conn_exec_retry(struct sc_db_conn *c)
+{
+	struct db_job *job = c->job;
+	struct db_stmt *st;
+	const char *state;
+
+	if (job->stmt_id == 0 || conn_result_err(c, c->res) != SC_EDB) {
+		return false;
+	}
+	state = sc_db_sqlstate(c->res);
+	if (strcmp(state, "26000") == 0) {
+		conn_stmts_clear(c);
+	} else if (strcmp(state, "0A000") == 0) {
+		st = conn_stmt_find(c, job->sql, job->hash);
+		if (st != NULL) {
+			st->stale = true;
+		}
+	} else {
+		return false;
+	}
+	if (job->retried || PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+		return false;
+	}
+	sc_log_debug(NULL, "re-preparing '%.40s' after %s", job->sql, state);
+	job->retried = true;
+	PQclear(c->res);
+	c->res = NULL;
+	job_plan(c, job);
+	conn_send_step(c);
+	return true;
+}
+
+/* PQgetResult returned NULL: the step in flight is through. A failed
+ * PREPARE fails the job with its error (nothing is cached); a failed
+ * DEALLOCATE is ignored (the statement was gone already, and outside a
+ * transaction nothing else is lost). */
+static void
+conn_step_done(struct sc_db_conn *c)
+{
+	struct db_job *job = c->job;
+	int err;
+
+	if (job->step == STEP_EXEC) {
+		if (!conn_exec_retry(c)) {
+			conn_finish_job(c);
+		}
+		return;
+	}
+	err = conn_result_err(c, c->res);
+	if (err == SC_EUNAVAIL || (job->step == STEP_PREPARE && err != SC_OK)) {
+		conn_finish_job(c);
+		return;
+	}
+	PQclear(c->res);
+	c->res = NULL;
+	if (job->step == STEP_PREPARE) {
+		conn_stmt_add(c, job->sql, job->hash, job->stmt_id);
+		job->step = STEP_EXEC;
+	} else {
+		job->step = STEP_PREPARE;
+	}
+	conn_send_step(c);
+}
+
 static void
 conn_drain_notifies(struct sc_db_conn *c)
 {
@@ -611,7 +944,7 @@ conn_io_ready(struct sc_db_conn *c, short what)
 	while (c->job != NULL && !c->flushing && !PQisBusy(c->pg)) {
 		res = PQgetResult(c->pg);
 		if (res == NULL) {
-			conn_finish_job(c);
+			conn_step_done(c);
 			return;
 		}
 		switch (PQresultStatus(res)) {

@@ -1,16 +1,41 @@
 /* db.h: PostgreSQL through libpq without blocking the event loop.
  *
  * A small pool of non-blocking connections watched by libevent. Queries are
- * parameterised only (PQsendQueryParams, text format). A query waits in a
- * bounded FIFO when every connection is busy. When the server goes away,
- * each connection fails what it had in flight with SC_EUNAVAIL and
- * reconnects by itself with backoff; while no connection is up, new queries
- * fail at once with SC_EUNAVAIL (the caller answers 503) instead of hanging.
+ * parameterised only (text format). A query waits in a bounded FIFO when
+ * every connection is busy. When the server goes away, each connection
+ * fails what it had in flight with SC_EUNAVAIL and reconnects by itself
+ * with backoff; while no connection is up, new queries fail at once with
+ * SC_EUNAVAIL (the caller answers 503) instead of hanging.
  *
  * Transactions: sc_db_acquire() checks out one connection; run "BEGIN",
  * queries, "COMMIT" on it with sc_db_conn_query(), then sc_db_release().
  * Releasing a connection with an open or failed transaction rolls it back,
  * so an error path that just releases writes nothing half-way.
+ *
+ * Prepared statements, transparently: each connection prepares a SQL text
+ * the first time it runs it (PQsendPrepare, parameter types inferred by the
+ * server) and afterwards only executes it, so PostgreSQL parses and plans
+ * it once per connection rather than once per query. The cache goes by the
+ * text (not the pointer), so build SQL from a fixed set of shapes, never
+ * with values in it. Details callers may notice:
+ *  - Up to 256 statements per connection; past that the least recently used
+ *    is deallocated. Statements without parameters that start with BEGIN,
+ *    START, COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE,
+ *    DISCARD or DEALLOCATE always run unnamed.
+ *  - A failed PREPARE (syntax error, missing table) is the query's SC_EDB
+ *    error; nothing is cached, so the text is tried afresh next time.
+ *  - If a statement is gone from the server (26000, e.g. after DISCARD ALL)
+ *    or a schema change altered its result type (0A000, "cached plan must
+ *    not change result type"), the query is prepared and run once more,
+ *    invisibly. Inside a transaction that retry is impossible (the error
+ *    already aborted it), so the query fails with that SC_EDB; the next use
+ *    prepares afresh. Inside a transaction nothing is deallocated: a stale
+ *    statement, or a new text with the cache full, runs unnamed there.
+ *  - After a few executions PostgreSQL may switch to a generic plan (see
+ *    plan_cache_mode): a "$n IS NULL OR ..." condition then cannot pick an
+ *    index by the value; prefer one text per shape.
+ *  - Behind PgBouncer the pool must be in session mode (or 1.21+ with
+ *    max_prepared_statements): names are per server connection.
  *
  * All callbacks run on the loop thread.
  */

@@ -1,6 +1,6 @@
 /* db_test.c: the libpq pool against a real PostgreSQL (SC_TEST_DATABASE_URL,
  * SC_TEST_PG_DIR): results, parameters, errors, concurrency, transactions,
- * outages and restarts, and a loop that never blocks. */
+ * prepared statements, outages and restarts, and a loop that never blocks. */
 #include "db.h"
 
 #include <event2/event.h>
@@ -613,6 +613,300 @@ START_TEST(bad_conninfo_is_rejected)
 }
 END_TEST
 
+/* ---- prepared statements -------------------------------------------- */
+
+/* How many prepared statements `conn` holds for `sql` (NULL: all of them),
+ * read from that same connection. */
+static int
+prepared_count(struct sc_db_conn *conn, const char *sql)
+{
+	struct reply r = {0};
+	const char *p[] = {sql};
+	int n;
+
+	if (sql == NULL) {
+		ck_assert_int_eq(conn_run(conn,
+		                          "select count(*) as n "
+		                          "from pg_prepared_statements",
+		                          0, NULL, &r),
+		                 SC_OK);
+	} else {
+		ck_assert_int_eq(conn_run(conn,
+		                          "select count(*) as n "
+		                          "from pg_prepared_statements "
+		                          "where statement = $1",
+		                          1, p, &r),
+		                 SC_OK);
+	}
+	n = (int)sc_db_int(r.rows, 0, "n");
+	reply_clear(&r);
+	return n;
+}
+
+/* The server-side name `conn` prepared `sql` under; "" for none. */
+static void
+prepared_name(struct sc_db_conn *conn, const char *sql, char *buf, size_t len)
+{
+	struct reply r = {0};
+	const char *p[] = {sql};
+	const char *name;
+
+	ck_assert_int_eq(conn_run(conn,
+	                          "select name from pg_prepared_statements "
+	                          "where statement = $1",
+	                          1, p, &r),
+	                 SC_OK);
+	name = sc_db_str(r.rows, 0, "name");
+	snprintf(buf, len, "%s", name != NULL ? name : "");
+	reply_clear(&r);
+}
+
+START_TEST(same_text_is_prepared_once_per_connection)
+{
+	struct reply r = {0};
+	struct sc_db_conn *conn;
+	const char *sql = "select $1::int * 2 as v";
+	char copy[64], first[32], later[32];
+	const char *p21[] = {"21"}, *p5[] = {"5"}, *p7[] = {"7"};
+
+	open_pool(1);
+	ck_assert_int_eq(run(sql, 1, p21, &r), SC_OK);
+	ck_assert_int_eq(sc_db_int(r.rows, 0, "v"), 42);
+	conn = acquire();
+	ck_assert_int_eq(prepared_count(conn, sql), 1);
+	prepared_name(conn, sql, first, sizeof first);
+	ck_assert_str_ne(first, "");
+	sc_db_release(conn);
+
+	/* Again through the pool, and with the text in another buffer: the
+	 * cache goes by the text, not the pointer. */
+	ck_assert_int_eq(run(sql, 1, p5, &r), SC_OK);
+	ck_assert_int_eq(sc_db_int(r.rows, 0, "v"), 10);
+	snprintf(copy, sizeof copy, "%s", sql);
+	ck_assert_int_eq(run(copy, 1, p7, &r), SC_OK);
+	ck_assert_int_eq(sc_db_int(r.rows, 0, "v"), 14);
+
+	conn = acquire();
+	ck_assert_int_eq(conn_run(conn, sql, 1, p21, &r), SC_OK);
+	ck_assert_int_eq(sc_db_int(r.rows, 0, "v"), 42);
+	ck_assert_int_eq(prepared_count(conn, sql), 1);
+	prepared_name(conn, sql, later, sizeof later);
+	ck_assert_str_eq(later, first);
+
+	/* Transaction control runs unnamed. */
+	ck_assert_int_eq(conn_run(conn, "BEGIN", 0, NULL, &r), SC_OK);
+	ck_assert_int_eq(conn_run(conn, "COMMIT", 0, NULL, &r), SC_OK);
+	ck_assert_int_eq(prepared_count(conn, "BEGIN"), 0);
+	ck_assert_int_eq(prepared_count(conn, "COMMIT"), 0);
+	sc_db_release(conn);
+	reply_clear(&r);
+}
+END_TEST
+
+START_TEST(prepare_error_gives_edb_and_caches_nothing)
+{
+	struct reply r = {0};
+	struct sc_db_conn *conn;
+	char table[64], sql[160], create[160], drop[160];
+	const char *one[] = {"1"};
+
+	open_pool(1);
+	conn = acquire();
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(conn_run(conn, "selec $1", 1, one, &r),
+		                 SC_EDB);
+		ck_assert(r.had_res);
+		ck_assert_int_eq(r.status, PGRES_FATAL_ERROR);
+		ck_assert_str_eq(r.sqlstate, "42601");
+	}
+	ck_assert_int_eq(prepared_count(conn, "selec $1"), 0);
+	/* The connection carries on. */
+	ck_assert_int_eq(conn_run(conn, "select $1::int + 1 as v", 1, one, &r),
+	                 SC_OK);
+	ck_assert_int_eq(sc_db_int(r.rows, 0, "v"), 2);
+	sc_db_release(conn);
+
+	/* A text that failed to prepare works once it can: nothing stuck. */
+	snprintf(table, sizeof table, "prep_later_%d", (int)getpid());
+	snprintf(sql, sizeof sql, "select count(*) as n from %s where v = $1",
+	         table);
+	ck_assert_int_eq(run(sql, 1, one, &r), SC_EDB);
+	ck_assert_str_eq(r.sqlstate, "42P01");
+	snprintf(create, sizeof create,
+	         "create table %s as select 1 as v union all select 2", table);
+	run_ok(create);
+	ck_assert_int_eq(run(sql, 1, one, &r), SC_OK);
+	ck_assert_int_eq(sc_db_int(r.rows, 0, "n"), 1);
+	snprintf(drop, sizeof drop, "drop table %s", table);
+	run_ok(drop);
+	reply_clear(&r);
+}
+END_TEST
+
+START_TEST(deallocated_statement_is_prepared_again)
+{
+	struct reply r = {0};
+	struct sc_db_conn *conn;
+	const char *sql = "select $1::text || '!' as v";
+	const char *hi[] = {"hi"};
+	char before[32], after[32];
+
+	open_pool(1);
+	conn = acquire();
+	ck_assert_int_eq(conn_run(conn, sql, 1, hi, &r), SC_OK);
+	ck_assert_int_eq(prepared_count(conn, sql), 1);
+	prepared_name(conn, sql, before, sizeof before);
+
+	/* Behind the cache's back: the next use fails with 26000 on the
+	 * server and is prepared (under a new name) and run again,
+	 * invisibly. */
+	ck_assert_int_eq(conn_run(conn, "DISCARD ALL", 0, NULL, &r), SC_OK);
+	ck_assert_int_eq(conn_run(conn, sql, 1, hi, &r), SC_OK);
+	ck_assert_str_eq(sc_db_str(r.rows, 0, "v"), "hi!");
+	ck_assert_int_eq(prepared_count(conn, sql), 1);
+	prepared_name(conn, sql, after, sizeof after);
+	ck_assert_str_ne(after, before);
+
+	ck_assert_int_eq(conn_run(conn, "DEALLOCATE ALL", 0, NULL, &r), SC_OK);
+	ck_assert_int_eq(conn_run(conn, sql, 1, hi, &r), SC_OK);
+	ck_assert_str_eq(sc_db_str(r.rows, 0, "v"), "hi!");
+	ck_assert_int_eq(prepared_count(conn, sql), 1);
+
+	/* Inside a transaction the error stands (the transaction is aborted
+	 * already), but it does not stick: after the rollback on release the
+	 * text is prepared afresh. */
+	ck_assert_int_eq(conn_run(conn, "BEGIN", 0, NULL, &r), SC_OK);
+	ck_assert_int_eq(conn_run(conn, "DEALLOCATE ALL", 0, NULL, &r), SC_OK);
+	ck_assert_int_eq(conn_run(conn, sql, 1, hi, &r), SC_EDB);
+	ck_assert_str_eq(r.sqlstate, "26000");
+	sc_db_release(conn);
+	ck_assert_int_eq(run(sql, 1, hi, &r), SC_OK);
+	ck_assert_str_eq(sc_db_str(r.rows, 0, "v"), "hi!");
+	conn = acquire();
+	ck_assert_int_eq(prepared_count(conn, sql), 1);
+	sc_db_release(conn);
+	reply_clear(&r);
+}
+END_TEST
+
+START_TEST(schema_change_reprepares_the_statement)
+{
+	struct reply r = {0};
+	struct sc_db_conn *conn;
+	char table[64], sql[128], ddl[160];
+	const char *one[] = {"1"};
+
+	open_pool(1);
+	snprintf(table, sizeof table, "prep_schema_%d", (int)getpid());
+	snprintf(ddl, sizeof ddl, "create table %s (a int)", table);
+	run_ok(ddl);
+	snprintf(ddl, sizeof ddl, "insert into %s values (1)", table);
+	run_ok(ddl);
+	snprintf(sql, sizeof sql, "select * from %s where a = $1", table);
+	ck_assert_int_eq(run(sql, 1, one, &r), SC_OK);
+	ck_assert_int_eq(PQnfields(r.rows), 1);
+
+	/* A migration changes the result type: the server refuses the old
+	 * plan (0A000); the pool prepares the text again and runs it. */
+	snprintf(ddl, sizeof ddl, "alter table %s add column b int default 7",
+	         table);
+	run_ok(ddl);
+	ck_assert_int_eq(run(sql, 1, one, &r), SC_OK);
+	ck_assert_int_eq(PQnfields(r.rows), 2);
+	ck_assert_int_eq(sc_db_int(r.rows, 0, "b"), 7);
+
+	/* Inside a transaction the error stands; the next use outside one
+	 * replaces the statement. */
+	snprintf(ddl, sizeof ddl, "alter table %s add column c int default 8",
+	         table);
+	run_ok(ddl);
+	conn = acquire();
+	ck_assert_int_eq(conn_run(conn, "BEGIN", 0, NULL, &r), SC_OK);
+	ck_assert_int_eq(conn_run(conn, sql, 1, one, &r), SC_EDB);
+	ck_assert_str_eq(r.sqlstate, "0A000");
+	sc_db_release(conn);
+	ck_assert_int_eq(run(sql, 1, one, &r), SC_OK);
+	ck_assert_int_eq(PQnfields(r.rows), 3);
+	ck_assert_int_eq(sc_db_int(r.rows, 0, "c"), 8);
+	conn = acquire();
+	ck_assert_int_eq(prepared_count(conn, sql), 1); /* old one dropped */
+	sc_db_release(conn);
+
+	snprintf(ddl, sizeof ddl, "drop table %s", table);
+	run_ok(ddl);
+	reply_clear(&r);
+}
+END_TEST
+
+START_TEST(prepared_statement_outlives_a_rollback)
+{
+	struct reply r = {0};
+	struct sc_db_conn *conn;
+	const char *sql = "select $1::int - 1 as v";
+	const char *ten[] = {"10"};
+	char before[32], after[32];
+
+	open_pool(1);
+	conn = acquire();
+	ck_assert_int_eq(conn_run(conn, "BEGIN", 0, NULL, &r), SC_OK);
+	ck_assert_int_eq(conn_run(conn, sql, 1, ten, &r), SC_OK);
+	prepared_name(conn, sql, before, sizeof before);
+	ck_assert_str_ne(before, "");
+	ck_assert_int_eq(conn_run(conn, "select 1/0", 0, NULL, &r), SC_EDB);
+	sc_db_release(conn); /* rolls back */
+
+	conn = acquire();
+	ck_assert_int_eq(conn_run(conn, "BEGIN", 0, NULL, &r), SC_OK);
+	ck_assert_int_eq(conn_run(conn, sql, 1, ten, &r), SC_OK);
+	ck_assert_int_eq(sc_db_int(r.rows, 0, "v"), 9);
+	ck_assert_int_eq(conn_run(conn, "COMMIT", 0, NULL, &r), SC_OK);
+	prepared_name(conn, sql, after, sizeof after);
+	ck_assert_str_eq(after, before);
+	sc_db_release(conn);
+	reply_clear(&r);
+}
+END_TEST
+
+START_TEST(many_distinct_texts_stay_within_the_bound)
+{
+	enum { N = 300 };
+	struct reply r = {0};
+	struct sc_db_conn *conn;
+	char sql[64], first[64], last[64], extra[64];
+	const char *p[] = {"1000"};
+	int n;
+
+	open_pool(1);
+	for (int i = 0; i < N; i++) {
+		snprintf(sql, sizeof sql, "select $1::int + %d as v", i);
+		ck_assert_int_eq(run(sql, 1, p, &r), SC_OK);
+		ck_assert_int_eq(sc_db_int(r.rows, 0, "v"), 1000 + i);
+	}
+	snprintf(first, sizeof first, "select $1::int + %d as v", 0);
+	snprintf(last, sizeof last, "select $1::int + %d as v", N - 1);
+	conn = acquire();
+	n = prepared_count(conn, NULL);
+	ck_assert_msg(n > 200 && n <= 256, "%d statements prepared", n);
+	ck_assert_int_eq(prepared_count(conn, first), 0); /* evicted */
+	ck_assert_int_eq(prepared_count(conn, last), 1);
+
+	/* Evicted texts still run, and so do new ones inside a transaction
+	 * with the map full (unnamed there: nothing is deallocated inside a
+	 * caller's transaction). */
+	ck_assert_int_eq(conn_run(conn, first, 1, p, &r), SC_OK);
+	ck_assert_int_eq(sc_db_int(r.rows, 0, "v"), 1000);
+	snprintf(extra, sizeof extra, "select $1::int + %d as v", N);
+	ck_assert_int_eq(conn_run(conn, "BEGIN", 0, NULL, &r), SC_OK);
+	ck_assert_int_eq(conn_run(conn, extra, 1, p, &r), SC_OK);
+	ck_assert_int_eq(sc_db_int(r.rows, 0, "v"), 1000 + N);
+	ck_assert_int_eq(conn_run(conn, "COMMIT", 0, NULL, &r), SC_OK);
+	ck_assert_int_eq(prepared_count(conn, extra), 0);
+	ck_assert_int_le(prepared_count(conn, NULL), 256);
+	sc_db_release(conn);
+	reply_clear(&r);
+}
+END_TEST
+
 /* Start tests/lib/pg.sh restart in the background; returns its pid. */
 static pid_t
 start_restart(void)
@@ -643,6 +937,8 @@ START_TEST(server_restart_fails_in_flight_then_recovers)
 	double t0;
 
 	open_pool(2);
+	/* Prepared on the old connections; the new ones start empty. */
+	ck_assert_int_eq(run("select 1 as one", 0, NULL, &r), SC_OK);
 	query("select pg_sleep(30)", 0, NULL, &slow);
 	spin(0.1);
 	ck_assert_int_eq(slow.calls, 0);
@@ -779,6 +1075,12 @@ db_suite(void)
 	tcase_add_test(tc, loop_stays_responsive_during_slow_query);
 	tcase_add_test(tc, copy_is_refused_without_wedging_the_pool);
 	tcase_add_test(tc, free_fails_queued_and_in_flight_work);
+	tcase_add_test(tc, same_text_is_prepared_once_per_connection);
+	tcase_add_test(tc, prepare_error_gives_edb_and_caches_nothing);
+	tcase_add_test(tc, deallocated_statement_is_prepared_again);
+	tcase_add_test(tc, schema_change_reprepares_the_statement);
+	tcase_add_test(tc, prepared_statement_outlives_a_rollback);
+	tcase_add_test(tc, many_distinct_texts_stay_within_the_bound);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(slow, setup, teardown);
