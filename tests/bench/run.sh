@@ -21,6 +21,8 @@ if [ ${#files[@]} -eq 0 ]; then
 	exit 0
 fi
 sc_npm_install tests/bench || exit 1
+# The express + pg reference events.bench.mjs measures against.
+sc_npm_install tests/bench/reference || exit 1
 
 echo "== bench: starting the suite"
 if ! sc_suite_start; then
