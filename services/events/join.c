@@ -26,24 +26,33 @@ static const char JOIN_SQL[] =
     " ON CONFLICT DO NOTHING RETURNING event_id),"
     " upd AS ("
     " UPDATE events.events e SET participant_count = e.participant_count + 1"
-    " FROM ins WHERE e.id = ins.event_id RETURNING " EVENTS_EVENT_RETURNING ")"
+    " FROM ins WHERE e.id = ins.event_id RETURNING " EVENTS_EVENT_RETURNING "),"
+    " cur AS ("
+    " SELECT " EVENTS_EVENT_COLS " FROM events.events e"
+    " WHERE e.id = $1 AND NOT EXISTS (SELECT 1 FROM upd) FOR SHARE)"
     " SELECT upd.*, true AS changed, true AS joined FROM upd"
     " UNION ALL"
-    " SELECT " EVENTS_EVENT_COLS ", false, true FROM events.events e"
-    " WHERE e.id = $1 AND NOT EXISTS (SELECT 1 FROM upd)";
+    " SELECT cur.*, false, true FROM cur";
 
-/* The same for leaving: the UPDATE runs only for a row really deleted. */
+/* The same for leaving: the UPDATE runs only for a row really deleted.
+ * In both, when nothing changed, the event is read FOR SHARE: a plain read
+ * would see the statement's snapshot, from before a concurrent join or
+ * leave of the same user that committed while this one waited on the
+ * participants row, and answer a stale count; a locking read follows the
+ * row to its newest committed version. */
 static const char LEAVE_SQL[] =
     "WITH del AS ("
     " DELETE FROM events.participants WHERE event_id = $1 AND user_id = $2"
     " RETURNING event_id),"
     " upd AS ("
     " UPDATE events.events e SET participant_count = e.participant_count - 1"
-    " FROM del WHERE e.id = del.event_id RETURNING " EVENTS_EVENT_RETURNING ")"
+    " FROM del WHERE e.id = del.event_id RETURNING " EVENTS_EVENT_RETURNING "),"
+    " cur AS ("
+    " SELECT " EVENTS_EVENT_COLS " FROM events.events e"
+    " WHERE e.id = $1 AND NOT EXISTS (SELECT 1 FROM upd) FOR SHARE)"
     " SELECT upd.*, true AS changed, false AS joined FROM upd"
     " UNION ALL"
-    " SELECT " EVENTS_EVENT_COLS ", false, false FROM events.events e"
-    " WHERE e.id = $1 AND NOT EXISTS (SELECT 1 FROM upd)";
+    " SELECT cur.*, false, false FROM cur";
 
 struct join_op {
 	struct events *ev;
