@@ -7,6 +7,15 @@
 #   deploy/local.sh stop     stop what start/run left (pid files); idempotent
 #   deploy/local.sh status   what is running
 #
+# For fault tests, on the running suite named by SC_VAR:
+#   deploy/local.sh stop-service NAME    stop one daemon (SIGTERM, then
+#                                        SIGKILL after 10 s)
+#   deploy/local.sh start-service NAME   start it again with the environment
+#                                        of `start`; returns once it answers
+#                                        GET /health
+#   deploy/local.sh restart-db           restart PostgreSQL (pg_ctl restart
+#                                        -m fast): every connection drops
+#
 # Environment:
 #   SC_VAR            state folder (default <repo>/var): pg/ keys/ log/ mail/
 #                     run/ nginx/; kept between runs, so data persists
@@ -28,12 +37,34 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# stop-service, start-service and restart-db act on a running suite with
+# the environment its `start` had (run/start.env): the caller's SC_*
+# variables are replaced by those, so a daemon started again gets what it
+# got the first time, whoever asks.
+case ${1:-} in
+start-service | stop-service | restart-db)
+	START_ENV=${SC_VAR:-$REPO/var}
+	case $START_ENV in /*) ;; *) START_ENV=$PWD/$START_ENV ;; esac
+	if [ ! -r "$START_ENV/run/start.env" ]; then
+		printf 'local: no suite was started in %s\n' "$START_ENV" >&2
+		exit 1
+	fi
+	while IFS= read -r v; do
+		case $v in SC_*) unset "$v" ;; esac
+	done < <(compgen -e)
+	set -a
+	# shellcheck source=/dev/null
+	. "$START_ENV/run/start.env"
+	set +a
+	;;
+esac
+
 # ---- the suite ------------------------------------------------------------
 
 # The daemons started, in order. A new daemon slots in by adding its name
 # here; its port, schema and gateway route are already in the tables below
 # and in deploy/nginx/gateway.conf.in.
-SERVICES=(auth)
+SERVICES=(auth events matchmaking ratings)
 
 # Every daemon of the suite: its HTTP port for `make run` and the schema
 # (migrations/<schema>/, login role sc_<schema>) it owns.
@@ -297,6 +328,28 @@ bus_env() {
 	done
 }
 
+# The environment of this start (every exported SC_* variable, and where
+# the binaries and PostgreSQL are), for start-service (sourceable shell;
+# private: it may hold passwords).
+write_start_env() {
+	local v
+	(
+		umask 077
+		{
+			printf '# written by deploy/local.sh start\n'
+			while IFS= read -r v; do
+				case $v in
+				SC_VAR) ;;
+				SC_*) printf '%s=%q\n' "$v" "${!v}" ;;
+				esac
+			done < <(compgen -e)
+			printf 'SC_VAR=%q\n' "$VAR"
+			printf 'BUILD=%q\n' "$BUILD_DIR"
+			printf 'PGBIN=%q\n' "$PGBIN"
+		} >"$RUN/start.env"
+	)
+}
+
 # What this run is, for the tests and `status` (sourceable shell).
 write_env() {
 	local s kv
@@ -316,6 +369,28 @@ write_env() {
 			printf '%s=%q\n' "${kv%%=*}" "${kv#*=}"
 		done
 	} >"$RUN/suite.env"
+}
+
+# ---- events seed ----------------------------------------------------------
+
+# The events every suite starts with (an upsert: importing again changes
+# nothing but what the seed file changed).
+SEED=$REPO/services/events/seed/events.json
+seed_import() {
+	[ -r "$SEED" ] || die "$SEED is missing"
+	say "importing the events seed"
+	SC_DATABASE_URL=postgresql://sc_events@127.0.0.1:$PG_PORT/spotlight \
+		"$BUILD_DIR/events" import "$SEED" 2>&1 </dev/null |
+		tee -a "$LOG/events-import.log" | sed 's/^/events: /'
+}
+
+# True when $1 is one of the daemons started.
+in_services() {
+	local s
+	for s in "${SERVICES[@]}"; do
+		[ "$s" = "$1" ] && return 0
+	done
+	return 1
 }
 
 # ---- daemons --------------------------------------------------------------
@@ -544,6 +619,7 @@ cmd_start() {
 		die "the suite in $VAR is already running: deploy/local.sh stop" \
 			"(make stop) first"
 	fi
+	rm -f "$RUN"/*.stopped
 
 	# From here on, a failure stops whatever was started.
 	trap start_failed EXIT
@@ -552,12 +628,16 @@ cmd_start() {
 	say "applying migrations"
 	"$BUILD_DIR/migrate" --dir "$REPO/migrations" --database "$ADMIN_URL" \
 		2>&1 | tee -a "$LOG/migrate.log" | sed 's/^/migrate: /'
+	if in_services events; then
+		seed_import
+	fi
 	make_keys
 	bus_env
 	mkdir -p "$(bus_dir)"
 	chmod 700 "$(bus_dir)"
 	rm -f "$(bus_dir)"/bus-*.ipc
 	write_env
+	write_start_env
 	for s in "${SERVICES[@]}"; do
 		daemon_start "$s"
 	done
@@ -591,10 +671,12 @@ cmd_stop() {
 	fi
 }
 
-# The first daemon (or nginx) of a running suite that is gone, if any.
+# The first daemon (or nginx) of a running suite that is gone, if any (one
+# stopped on purpose by stop-service is not gone).
 first_dead() {
 	local s
 	for s in "${SERVICES[@]}"; do
+		[ -e "$RUN/$s.stopped" ] && continue
 		if ! alive "$(read_pid "$RUN/$s.pid")"; then
 			echo "$s"
 			return 0
@@ -650,6 +732,10 @@ cmd_status() {
 			say "$s not running (stale pid file)"
 		fi
 	done
+	for f in "$RUN"/*.stopped; do
+		[ -e "$f" ] || continue
+		say "$(basename "$f" .stopped) stopped by stop-service"
+	done
 	pid=$(read_pid "$NGX/nginx.pid")
 	if alive_as "$pid" nginx; then
 		say "nginx running (pid $pid)"
@@ -663,13 +749,78 @@ cmd_status() {
 	fi
 }
 
+# ---- one daemon, the database (fault tests) --------------------------------
+
+# Dies unless $1 is a daemon this suite started.
+need_service() {
+	[ -n "$1" ] || die "which service? (${SERVICES[*]})"
+	in_services "$1" || die "'$1' is not a daemon of this suite" \
+		"(${SERVICES[*]})"
+}
+
+cmd_stop_service() {
+	local s=$1 pid n
+	need_service "$s"
+	[ -d "$RUN" ] || die "no suite was started in $VAR"
+	# Marked first: a foreground `run` must not take it for a crash.
+	: >"$RUN/$s.stopped"
+	pid=$(read_pid "$RUN/$s.pid")
+	if alive_as "$pid" "$s"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for n in $(seq 100); do
+			alive "$pid" || break
+			if [ "$n" -eq 100 ]; then
+				say "$s (pid $pid) did not stop within 10 s: killing it"
+				kill -KILL "$pid" 2>/dev/null || true
+				while alive "$pid"; do sleep 0.05; done
+			fi
+			sleep 0.1
+		done
+		say "stopped $s (pid $pid)"
+	else
+		say "$s was not running"
+	fi
+	rm -f "$RUN/$s.pid"
+}
+
+cmd_start_service() {
+	local s=$1 pid
+	need_service "$s"
+	[ -r "$RUN/suite.env" ] || die "the suite in $VAR is not running"
+	pid=$(read_pid "$RUN/$s.pid")
+	if alive_as "$pid" "$s"; then
+		die "$s is already running (pid $pid)"
+	fi
+	[ -x "$BUILD_DIR/$s" ] || die "$BUILD_DIR/$s is missing"
+	bus_env
+	daemon_start "$s"
+	rm -f "$RUN/$s.stopped"
+}
+
+cmd_restart_db() {
+	pg_locate
+	pg_running || die "the PostgreSQL of the suite in $VAR is not running"
+	# pg_ctl restart starts it again with the options it had
+	# (postmaster.opts); -l keeps its output in the log.
+	as_pg "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" \
+		-m fast -w -t 60 restart >/dev/null || {
+		show_log "$PG_DIR/postgres.log"
+		die "cannot restart PostgreSQL"
+	}
+	say "restarted PostgreSQL on 127.0.0.1:$PG_PORT"
+}
+
 case ${1:-} in
 start) cmd_start ;;
 run) cmd_run ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
+stop-service) cmd_stop_service "${2:-}" ;;
+start-service) cmd_start_service "${2:-}" ;;
+restart-db) cmd_restart_db ;;
 *)
-	echo "usage: deploy/local.sh start|run|stop|status" >&2
+	echo "usage: deploy/local.sh start|run|stop|status" \
+		"| stop-service NAME | start-service NAME | restart-db" >&2
 	exit 2
 	;;
 esac

@@ -6,7 +6,9 @@
 #      PostgreSQL (tests/lib/pg.sh): SC_TEST_DATABASE_URL, SC_TEST_PG_DIR.
 #   2. integration: the whole suite started by deploy/local.sh in a temporary
 #      state folder on free ports (tests/lib/suite.sh), a smoke check of the
-#      gateway's routes, then `node --test tests/integration/*.test.mjs`.
+#      gateway's routes, then `node --test tests/integration/*.test.mjs`,
+#      one file at a time in name order: zz-faults.test.mjs runs last (it
+#      stops daemons and restarts PostgreSQL under the others).
 #
 # Ends with one line "tests: N passed, M failed" and a non-zero exit when
 # anything failed or could not run.

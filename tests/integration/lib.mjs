@@ -1,17 +1,24 @@
-// lib.mjs: helpers for the integration tests that drive the real auth daemon
-// and the nginx gateway over HTTP (env from tests/run.sh, see below).
+// lib.mjs: helpers for the integration tests that drive the real daemons
+// and the nginx gateway over HTTP, the bus (scbus) and the database (env
+// from tests/run.sh, see below).
 //
 //   SC_TEST_AUTH_URL      the auth daemon directly (trusts X-Real-IP from us)
-//   SC_TEST_GATEWAY_URL   nginx in front of it
+//   SC_TEST_<SVC>_URL     each other daemon directly (EVENTS, MATCHMAKING, ..)
+//   SC_TEST_GATEWAY_URL   nginx in front of them
+//   SC_TEST_SERVICES      the daemons running, space separated
 //   SC_TEST_MAIL_DIR      the file mail outbox (<id>.json per mail)
-//   SC_TEST_BUILD         build dir (scbus lives there)
+//   SC_TEST_BUILD         build dir (scbus and the daemons live there)
 //   SC_TEST_DATABASE_URL  superuser URL of the suite's PostgreSQL
 //   SC_TEST_VAR           the suite's var dir (keys/jwt.key, keys/jwt.pub)
+//   SC_TEST_REPO          the repository (deploy/local.sh)
+//   SC_BUS_*              the bus addresses (scbus reads them)
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
@@ -208,6 +215,7 @@ export class Client {
 	get(p, o) { return this.req('GET', p, o); }
 	post(p, o) { return this.req('POST', p, o); }
 	patch(p, o) { return this.req('PATCH', p, o); }
+	delete(p, o) { return this.req('DELETE', p, o); }
 }
 
 /* A short description of a response for assertion messages. */
@@ -462,4 +470,497 @@ export async function suiteKeys() {
 		priv: await fs.readFile(path.join(dir, 'jwt.key'), 'utf8'),
 		pub: await fs.readFile(path.join(dir, 'jwt.pub'), 'utf8'),
 	};
+}
+
+/* ---- the suite -------------------------------------------------------- */
+
+/* The daemons this suite runs. */
+export const services = () => (process.env.SC_TEST_SERVICES ?? '')
+	.split(/\s+/).filter(Boolean);
+
+/* Options for describe()/test() that skip them, saying why, when one of
+ * `names` is not among the daemons started (deploy/local.sh SERVICES). */
+export function needs(...names) {
+	const have = new Set(services());
+	const missing = names.filter((n) => !have.has(n));
+	return missing.length === 0 ? {} :
+		{ skip: `${missing.join(', ')} not running in this suite` };
+}
+
+/* A daemon directly, e.g. serviceUrl('events'). */
+export const serviceUrl = (name) => env(`SC_TEST_${name.toUpperCase()}_URL`);
+
+/* Run a program; resolves {code, signal, stdout, stderr, ms} whatever it
+ * exits with (code null when it was killed, e.g. at opts.timeoutMs). */
+export function run(file, args, opts = {}) {
+	return new Promise((resolve, reject) => {
+		const t0 = Date.now();
+		execFile(file, args, {
+			env: opts.env ?? process.env,
+			timeout: opts.timeoutMs ?? 30000,
+			maxBuffer: 16 << 20,
+		}, (err, stdout, stderr) => {
+			if (err && typeof err.code !== 'number' && !err.killed &&
+				!err.signal) {
+				reject(new Error(`${file} ${args.join(' ')}: ${err.message}`));
+				return;
+			}
+			resolve({
+				code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
+				signal: err?.signal ?? null, stdout, stderr,
+				ms: Date.now() - t0,
+			});
+		});
+	});
+}
+
+/* `deploy/local.sh ARGS...` on this suite (stop-service NAME,
+ * start-service NAME, restart-db); fails unless it exits 0. */
+export async function localSh(...args) {
+	const r = await run(path.join(env('SC_TEST_REPO'), 'deploy', 'local.sh'),
+		args, { env: { ...process.env, SC_VAR: env('SC_TEST_VAR') },
+			timeoutMs: 90000 });
+	assert.equal(r.code, 0, `deploy/local.sh ${args.join(' ')}: exit ` +
+		`${r.code}: ${r.stdout}${r.stderr}`);
+	return r;
+}
+
+/* ---- the bus (scbus) --------------------------------------------------- */
+
+export const scbusPath = () => path.join(env('SC_TEST_BUILD'), 'scbus');
+
+/* `scbus call METHOD JSON`: resolves {code, reply, stdout, stderr} where
+ * reply is the parsed reply envelope (undefined when not JSON). */
+export async function busCall(method, data, opts = {}) {
+	const args = ['call', method];
+	if (data !== undefined) {
+		args.push(typeof data === 'string' ? data : JSON.stringify(data));
+	}
+	if (opts.timeoutMs !== undefined) {
+		args.push('--timeout-ms', String(opts.timeoutMs));
+	}
+	const r = await run(scbusPath(), args, { timeoutMs: 20000 });
+	let reply;
+	try {
+		reply = JSON.parse(r.stdout.trim().split('\n').pop());
+	} catch {
+		reply = undefined;
+	}
+	return { ...r, reply };
+}
+
+export const describeCall = (r) =>
+	`exit ${r.code}, stdout ${r.stdout.trim()}, stderr ${r.stderr.trim()}`;
+
+/* An ok reply; returns its data. */
+export function assertOkReply(r) {
+	assert.equal(r.code, 0, `expected an ok reply: ${describeCall(r)}`);
+	assert.equal(r.reply?.v, 1, describeCall(r));
+	assert.equal(r.reply.ok, true, describeCall(r));
+	assert.ok(r.reply.data && typeof r.reply.data === 'object',
+		describeCall(r));
+	return r.reply.data;
+}
+
+/* An error reply (exit 1) with, when given, `code` (a string or a list of
+ * acceptable codes); returns the error. */
+export function assertErrorReply(r, code) {
+	assert.equal(r.code, 1, `expected an error reply: ${describeCall(r)}`);
+	assert.equal(r.reply?.v, 1, describeCall(r));
+	assert.equal(r.reply.ok, false, describeCall(r));
+	assert.equal(typeof r.reply.error?.code, 'string', describeCall(r));
+	assert.equal(typeof r.reply.error?.message, 'string', describeCall(r));
+	if (code !== undefined) {
+		const codes = Array.isArray(code) ? code : [code];
+		assert.ok(codes.includes(r.reply.error.code),
+			`expected code ${codes.join('|')}: ${describeCall(r)}`);
+	}
+	return r.reply.error;
+}
+
+/* A running `scbus sub SERVICES PREFIX`: collects every event. Open with
+ * `await Subscriber.open(...)`, which waits until scbus is subscribed (what
+ * is published before that may be missed); stop() when done. */
+export class Subscriber {
+	constructor(servicesList, prefix = '') {
+		this.events = [];
+		this.waiters = [];
+		this.stderr = '';
+		this.proc = spawn(scbusPath(), ['sub', servicesList, prefix,
+			'--count', '1000000', '--timeout-ms', '900000'],
+		{ stdio: ['ignore', 'pipe', 'pipe'] });
+		this.subscribed = new Promise((resolve) => {
+			this.proc.stderr.on('data', (d) => {
+				this.stderr += d;
+				if (/"msg":"subscribed"/.test(this.stderr)) {
+					resolve(true);
+				}
+			});
+			this.proc.on('exit', () => resolve(false));
+		});
+		this.exited = new Promise((resolve) => {
+			this.proc.on('exit', (code) => resolve(code));
+		});
+		createInterface({ input: this.proc.stdout }).on('line', (line) => {
+			let ev;
+			try {
+				ev = JSON.parse(line);
+			} catch {
+				return;
+			}
+			this.events.push(ev);
+			for (const w of [...this.waiters]) {
+				if (w.pred(ev)) {
+					this.waiters.splice(this.waiters.indexOf(w), 1);
+					w.resolve(ev);
+				}
+			}
+		});
+	}
+
+	static async open(servicesList, prefix = '') {
+		const s = new Subscriber(servicesList, prefix);
+		const ok = await Promise.race([s.subscribed, sleep(10000).then(() => false)]);
+		if (!ok) {
+			await s.stop();
+			assert.fail(`scbus sub ${servicesList} ${prefix} did not subscribe: ` +
+				s.stderr);
+		}
+		return s;
+	}
+
+	/* The first event (seen or to come within timeoutMs) matching pred;
+	 * undefined after the timeout. */
+	waitFor(pred, timeoutMs = 5000) {
+		const seen = this.events.find(pred);
+		if (seen) {
+			return Promise.resolve(seen);
+		}
+		return new Promise((resolve) => {
+			const w = { pred, resolve };
+			this.waiters.push(w);
+			setTimeout(() => {
+				const i = this.waiters.indexOf(w);
+				if (i >= 0) {
+					this.waiters.splice(i, 1);
+					resolve(undefined);
+				}
+			}, timeoutMs);
+		});
+	}
+
+	/* Like waitFor, failing with what was seen when nothing matches. */
+	async expect(pred, what, timeoutMs = 5000) {
+		const ev = await this.waitFor(pred, timeoutMs);
+		assert.ok(ev, `no ${what} event within ${timeoutMs} ms; seen: ` +
+			`${JSON.stringify(this.events).slice(-2000)}; scbus: ${this.stderr}`);
+		return ev;
+	}
+
+	/* Every event seen so far matching pred. */
+	matching(pred) {
+		return this.events.filter(pred);
+	}
+
+	async stop() {
+		if (this.proc.exitCode === null && this.proc.signalCode === null) {
+			this.proc.kill('SIGTERM');
+		}
+		await this.exited;
+	}
+}
+
+/* ---- lists ------------------------------------------------------------ */
+
+/* A list reply: exactly {items: [...], nextCursor: string|null}. */
+export function assertList(body, what = 'list') {
+	assert.ok(body && typeof body === 'object', `${what}: not an object`);
+	assert.deepEqual(Object.keys(body).sort(), ['items', 'nextCursor'],
+		`${what} keys: ${JSON.stringify(body).slice(0, 500)}`);
+	assert.ok(Array.isArray(body.items), `${what}.items`);
+	assert.ok(body.nextCursor === null ||
+		(typeof body.nextCursor === 'string' && body.nextCursor.length > 0),
+	`${what}.nextCursor: ${JSON.stringify(body.nextCursor)}`);
+}
+
+/* Every item of a list, following nextCursor with ?limit=limit (urlPath may
+ * carry a query). Returns {items, pages}. Each page holds at most `limit`
+ * items; only the last may be empty. */
+export async function collectPages(client, urlPath, token, limit,
+	maxPages = 500) {
+	const items = [];
+	const sep = urlPath.includes('?') ? '&' : '?';
+	let cursor = null;
+	let pages = 0;
+	for (;;) {
+		let q = `${urlPath}${sep}limit=${limit}`;
+		if (cursor !== null) {
+			q += `&cursor=${encodeURIComponent(cursor)}`;
+		}
+		const res = await client.get(q, { token });
+		assertStatus(res, 200);
+		assertList(res.body, `GET ${q}`);
+		assert.ok(res.body.items.length <= limit,
+			`GET ${q}: ${res.body.items.length} items for limit ${limit}`);
+		pages++;
+		items.push(...res.body.items);
+		if (res.body.nextCursor === null) {
+			break;
+		}
+		assert.ok(res.body.items.length > 0,
+			`GET ${q}: an empty page with a next cursor`);
+		assert.notEqual(res.body.nextCursor, cursor, `GET ${q}: same cursor`);
+		cursor = res.body.nextCursor;
+		assert.ok(pages < maxPages, `GET ${urlPath}: over ${maxPages} pages`);
+	}
+	return { items, pages };
+}
+
+/* ---- shapes of events, matches, ratings ------------------------------ */
+
+export const DATE = /^\d{4}-\d\d-\d\d$/;
+
+const keysOf = (o) => Object.keys(o).sort();
+const isId = (v) => Number.isSafeInteger(v) && v > 0;
+
+/* An event as the API shows it (with `joined` unless opts.joined false:
+ * the bus's events.events.get leaves it out); `expect` fields must match. */
+export function assertEvent(e, expect = {}, opts = {}) {
+	const keys = ['id', 'worldsdcId', 'name', 'location', 'startDate',
+		'endDate', 'description', 'participantCount'];
+	if (opts.joined !== false) {
+		keys.push('joined');
+	}
+	assert.ok(e && typeof e === 'object', 'no event object');
+	assert.deepEqual(keysOf(e), keys.sort(), `event keys: ${JSON.stringify(e)}`);
+	assert.ok(isId(e.id), `event.id: ${JSON.stringify(e)}`);
+	assert.match(e.worldsdcId, /^[A-Za-z0-9_.-]{1,64}$/);
+	assert.equal(typeof e.name, 'string');
+	assert.equal(typeof e.location, 'string');
+	assert.match(e.startDate, DATE);
+	assert.match(e.endDate, DATE);
+	assert.ok(e.endDate >= e.startDate, `endDate < startDate: ${e.endDate}`);
+	assert.ok(e.description === null || typeof e.description === 'string');
+	assert.ok(Number.isSafeInteger(e.participantCount) &&
+		e.participantCount >= 0, `participantCount ${e.participantCount}`);
+	if (opts.joined !== false) {
+		assert.equal(typeof e.joined, 'boolean');
+	}
+	for (const [k, v] of Object.entries(expect)) {
+		assert.deepEqual(e[k], v, `event.${k} of ${JSON.stringify(e)}`);
+	}
+}
+
+export const MATCH_STATUSES = ['pending', 'accepted', 'rejected', 'cancelled',
+	'completed'];
+
+/* The bus's short match {id, eventId, status, requesterId, targetId}. */
+export function assertBusMatch(m, expect = {}) {
+	assert.ok(m && typeof m === 'object', 'no match object');
+	assert.deepEqual(keysOf(m),
+		['eventId', 'id', 'requesterId', 'status', 'targetId'],
+		`bus match keys: ${JSON.stringify(m)}`);
+	for (const k of ['id', 'eventId', 'requesterId', 'targetId']) {
+		assert.ok(isId(m[k]), `match.${k}: ${JSON.stringify(m)}`);
+	}
+	assert.ok(MATCH_STATUSES.includes(m.status), `match.status ${m.status}`);
+	for (const [k, v] of Object.entries(expect)) {
+		assert.deepEqual(m[k], v, `match.${k} of ${JSON.stringify(m)}`);
+	}
+}
+
+/* A match as the API shows it; requester/target are public profiles (or
+ * null when auth could not be asked). */
+export function assertMatch(m, expect = {}) {
+	assert.ok(m && typeof m === 'object', 'no match object');
+	assert.deepEqual(keysOf(m), ['createdAt', 'eventId', 'id', 'requester',
+		'requesterId', 'status', 'target', 'targetId', 'updatedAt'],
+	`match keys: ${JSON.stringify(m)}`);
+	for (const k of ['id', 'eventId', 'requesterId', 'targetId']) {
+		assert.ok(isId(m[k]), `match.${k}: ${JSON.stringify(m)}`);
+	}
+	assert.ok(MATCH_STATUSES.includes(m.status), `match.status ${m.status}`);
+	assert.match(m.createdAt, ISO_UTC, `match.createdAt ${m.createdAt}`);
+	assert.match(m.updatedAt, ISO_UTC, `match.updatedAt ${m.updatedAt}`);
+	assert.ok(m.updatedAt >= m.createdAt, 'updatedAt before createdAt');
+	for (const side of ['requester', 'target']) {
+		if (m[side] !== null) {
+			assertPublicUser(m[side], { id: m[`${side}Id`] });
+		}
+	}
+	for (const [k, v] of Object.entries(expect)) {
+		assert.deepEqual(m[k], v, `match.${k} of ${JSON.stringify(m)}`);
+	}
+}
+
+/* A rating as the API shows it. */
+export function assertRating(r, expect = {}) {
+	assert.ok(r && typeof r === 'object', 'no rating object');
+	assert.deepEqual(keysOf(r), ['comment', 'createdAt', 'id', 'matchId',
+		'rated', 'ratedId', 'rater', 'raterId', 'score',
+		'wouldCollaborateAgain'], `rating keys: ${JSON.stringify(r)}`);
+	for (const k of ['id', 'matchId', 'raterId', 'ratedId']) {
+		assert.ok(isId(r[k]), `rating.${k}: ${JSON.stringify(r)}`);
+	}
+	assert.ok(Number.isInteger(r.score) && r.score >= 1 && r.score <= 5);
+	assert.ok(r.comment === null || typeof r.comment === 'string');
+	assert.equal(typeof r.wouldCollaborateAgain, 'boolean');
+	assert.match(r.createdAt, ISO_UTC);
+	for (const side of ['rater', 'rated']) {
+		if (r[side] !== null) {
+			assertPublicUser(r[side], { id: r[`${side}Id`] });
+		}
+	}
+	for (const [k, v] of Object.entries(expect)) {
+		assert.deepEqual(r[k], v, `rating.${k} of ${JSON.stringify(r)}`);
+	}
+}
+
+/* ---- events: import and own test events --------------------------------- */
+
+/* The events daemon's database URL (role sc_events) on the suite's
+ * cluster. */
+export function eventsDatabaseUrl() {
+	const u = new URL(env('SC_TEST_DATABASE_URL'));
+	u.username = 'sc_events';
+	u.password = '';
+	return u.toString();
+}
+
+/* A fresh temporary folder; caller removes it (fs.rm recursive). */
+export const tempDir = () => fs.mkdtemp(path.join(os.tmpdir(), 'sc-it-'));
+
+/* `$SC_TEST_BUILD/events import ARGS...` as role sc_events:
+ * {code, stdout, stderr}. */
+export function eventsImport(args) {
+	return run(path.join(env('SC_TEST_BUILD'), 'events'), ['import', ...args], {
+		env: { ...process.env, SC_DATABASE_URL: eventsDatabaseUrl() },
+		timeoutMs: 60000,
+	});
+}
+
+/* A valid import entry with a unique worldsdcId and name (upcoming, in
+ * 2027); `over` replaces fields. */
+export function eventSpec(over = {}) {
+	const tag = crypto.randomBytes(5).toString('hex');
+	return {
+		worldsdcId: `it-${tag}`,
+		name: `Integration Swing ${tag}`,
+		location: 'Testville, Germany',
+		startDate: '2027-06-10',
+		endDate: '2027-06-13',
+		...over,
+	};
+}
+
+/* Import entries (eventSpec objects) through `events import` and return
+ * them, in order, with the id each got. The tests' own events: no other
+ * test sees or changes them. */
+export async function createEvents(specs) {
+	const dir = await tempDir();
+	try {
+		const file = path.join(dir, 'events.json');
+		await fs.writeFile(file, JSON.stringify(specs, null, 2));
+		const r = await eventsImport([file]);
+		assert.equal(r.code, 0, `events import: exit ${r.code}: ` +
+			`${r.stdout}${r.stderr}`);
+	} finally {
+		await fs.rm(dir, { recursive: true, force: true });
+	}
+	const rows = await sql('SELECT worldsdc_id || \'|\' || id FROM ' +
+		`events.events WHERE worldsdc_id IN (${specs.map((s) =>
+			lit(s.worldsdcId)).join(', ')})`);
+	const ids = new Map(rows.split('\n').filter(Boolean).map((l) => {
+		const [w, id] = l.split('|');
+		return [w, Number(id)];
+	}));
+	return specs.map((s) => {
+		assert.ok(ids.has(s.worldsdcId), `event ${s.worldsdcId} not imported`);
+		return { ...s, id: ids.get(s.worldsdcId) };
+	});
+}
+
+/* One own event; see createEvents. */
+export async function createEvent(over = {}) {
+	return (await createEvents([eventSpec(over)]))[0];
+}
+
+/* count:digest of a table's rows (superuser), to prove nothing changed. */
+export async function tableDigest(table) {
+	return sql(`SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, ` +
+		`E'\\n' ORDER BY t::text)), '') FROM ${table} t`);
+}
+
+/* n fresh registered and logged-in users, at once. */
+export function newSessions(client, n, prefix = 'u') {
+	return Promise.all(Array.from({ length: n },
+		() => newSession(client, { prefix })));
+}
+
+/* ---- journeys across events and matchmaking ------------------------------ */
+
+/* u joins ev (200). */
+export async function joinEvent(client, u, ev) {
+	const res = await client.post(`/api/events/${ev.id}/join`,
+		{ token: u.accessToken });
+	assertStatus(res, 200);
+	return res.body.event;
+}
+
+/* An own event and n fresh users who all joined it: {ev, users}. */
+export async function eventWithUsers(client, n, prefix = 'u') {
+	const [ev, users] = await Promise.all([createEvent(),
+		newSessions(client, n, prefix)]);
+	await Promise.all(users.map((u) => joinEvent(client, u, ev)));
+	return { ev, users };
+}
+
+/* POST /api/matches from `from` to `to` (a session or a user id) at ev (an
+ * event or an id): the raw response. */
+export function askMatch(client, from, to, ev) {
+	return client.post('/api/matches', {
+		json: { targetUserId: typeof to === 'number' ? to : to.user.id,
+			eventId: typeof ev === 'number' ? ev : ev.id },
+		token: from.accessToken,
+	});
+}
+
+/* from asks to at ev: 201 {match} pending; returns the match. */
+export async function requestMatch(client, from, to, ev) {
+	const res = await askMatch(client, from, to, ev);
+	assertStatus(res, 201);
+	assert.deepEqual(Object.keys(res.body), ['match'], show(res));
+	assertMatch(res.body.match, { status: 'pending', eventId: ev.id,
+		requesterId: from.user.id, targetId: to.user.id });
+	return res.body.match;
+}
+
+/* u moves match m to status: 200 {match}; returns the match. */
+export async function moveMatch(client, u, m, status) {
+	const res = await client.patch(`/api/matches/${m.id}`,
+		{ json: { status }, token: u.accessToken });
+	assertStatus(res, 200);
+	assert.deepEqual(Object.keys(res.body), ['match'], show(res));
+	assertMatch(res.body.match, { id: m.id, status, eventId: m.eventId,
+		requesterId: m.requesterId, targetId: m.targetId });
+	return res.body.match;
+}
+
+/* A match from `from` to `to` at ev brought to `state` along the machine
+ * (accepted/rejected by the target, cancelled/completed by the requester). */
+export async function matchIn(client, state, from, to, ev) {
+	let m = await requestMatch(client, from, to, ev);
+	if (state === 'accepted' || state === 'completed') {
+		m = await moveMatch(client, to, m, 'accepted');
+	}
+	if (state === 'rejected') {
+		m = await moveMatch(client, to, m, 'rejected');
+	}
+	if (state === 'cancelled') {
+		m = await moveMatch(client, from, m, 'cancelled');
+	}
+	if (state === 'completed') {
+		m = await moveMatch(client, from, m, 'completed');
+	}
+	return m;
 }

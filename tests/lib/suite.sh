@@ -80,6 +80,8 @@ SC_SUITE_VAR=
 #   SC_TEST_VAR            the suite's state folder (logs in log/)
 #   SC_TEST_DATABASE_URL   superuser URL of the suite's database
 #   SC_TEST_PG_DIR         the suite's cluster folder
+#   SC_TEST_REPO           the repository (deploy/local.sh stop-service,
+#                          start-service, restart-db with SC_VAR=SC_TEST_VAR)
 #   SC_BUS_*               the bus addresses the daemons got (for scbus)
 # and sets SC_SUITE_VAR. Returns non-zero when the suite did not start
 # (local.sh has printed why).
@@ -114,6 +116,7 @@ sc_suite_start() {
 	export SC_TEST_VAR=$SC_SUITE_VAR
 	export SC_TEST_DATABASE_URL=${env[SC_ADMIN_DATABASE_URL]}
 	export SC_TEST_PG_DIR=${env[SC_PG_DIR]}
+	export SC_TEST_REPO=$SC_REPO
 	for v in "${!env[@]}"; do
 		case $v in SC_BUS_*) export "$v=${env[$v]}" ;; esac
 	done
