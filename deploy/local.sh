@@ -64,7 +64,7 @@ esac
 # The daemons started, in order. A new daemon slots in by adding its name
 # here; its port, schema and gateway route are already in the tables below
 # and in deploy/nginx/gateway.conf.in.
-SERVICES=(auth events matchmaking ratings)
+SERVICES=(auth events matchmaking ratings signaling)
 
 # Every daemon of the suite: its HTTP port for `make run` and the schema
 # (migrations/<schema>/, login role sc_<schema>) it owns.
@@ -73,6 +73,9 @@ declare -A HTTP_PORT=([auth]=7001 [events]=7002 [matchmaking]=7003
 	[ratings]=7004 [signaling]=7005)
 declare -A SCHEMA=([auth]=auth [events]=events [matchmaking]=matchmaking
 	[ratings]=ratings [signaling]=chat)
+# signaling's second listener: the Socket.IO endpoint (its REST API is on
+# its HTTP port like every daemon's).
+SIO_PORT=7006
 
 if [ -n "${SC_SERVICES+set}" ]; then
 	read -ra SERVICES <<<"$SC_SERVICES"
@@ -106,6 +109,7 @@ if [ -n "${SC_PORT_BASE:-}" ]; then
 		HTTP_PORT[$s]=$((SC_PORT_BASE + i))
 		i=$((i + 1))
 	done
+	SIO_PORT=$((SC_PORT_BASE + i))
 else
 	GATEWAY_PORT=${SC_GATEWAY_PORT:-8080}
 	PG_PORT=${SC_PG_PORT:-5433}
@@ -365,6 +369,7 @@ write_env() {
 		for s in "${ALL_SERVICES[@]}"; do
 			printf 'SC_%s_HTTP_PORT=%q\n' "${s^^}" "${HTTP_PORT[$s]}"
 		done
+		printf 'SC_SIGNALING_SIO_PORT=%q\n' "$SIO_PORT"
 		for kv in "${BUS_ENV[@]}"; do
 			printf '%s=%q\n' "${kv%%=*}" "${kv#*=}"
 		done
@@ -408,6 +413,11 @@ daemon_start() {
 	)
 	if [ "$s" = auth ]; then
 		env+=("SC_JWT_PRIVATE_KEY_FILE=${SC_JWT_PRIVATE_KEY_FILE:-$VAR/keys/jwt.key}")
+	fi
+	if [ "$s" = signaling ]; then
+		port_in_use "$SIO_PORT" &&
+			die "port $SIO_PORT (for signaling's Socket.IO) is in use"
+		env+=("SC_SIO_PORT=$SIO_PORT")
 	fi
 	port_in_use "$port" && die "port $port (for $s) is in use"
 	printf '\n=== %s start %s\n' "$(date -u +%FT%TZ)" "$s" >>"$LOG/$s.log"
@@ -527,6 +537,7 @@ nginx_conf() {
 	for s in "${ALL_SERVICES[@]}"; do
 		sub[PORT_${s^^}]=${HTTP_PORT[$s]}
 	done
+	sub[PORT_SIGNALING_SIO]=$SIO_PORT
 
 	local conf k left
 	conf=$(<"$tpl")

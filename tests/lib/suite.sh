@@ -75,6 +75,7 @@ SC_SUITE_VAR=
 #   SC_TEST_GATEWAY_URL    http://127.0.0.1:<gateway>
 #   SC_TEST_SERVICES       the daemons running, space separated
 #   SC_TEST_<SVC>_URL      each daemon directly (SC_TEST_AUTH_URL, ...)
+#   SC_TEST_SIGNALING_SIO_URL  signaling's Socket.IO listener directly
 #   SC_TEST_MAIL_DIR       the mail outbox folder
 #   SC_TEST_BUILD          the build folder (absolute)
 #   SC_TEST_VAR            the suite's state folder (logs in log/)
@@ -107,6 +108,8 @@ sc_suite_start() {
 	done <"$SC_SUITE_VAR/run/suite.env"
 
 	export SC_TEST_GATEWAY_URL="http://127.0.0.1:${env[SC_GATEWAY_PORT]}"
+	# signaling's Socket.IO listener, for tests that bypass nginx.
+	export SC_TEST_SIGNALING_SIO_URL="http://127.0.0.1:${env[SC_SIGNALING_SIO_PORT]}"
 	for s in ${env[SC_SERVICES]}; do
 		u=${s^^}
 		export "SC_TEST_${u}_URL=http://127.0.0.1:${env[SC_${u}_HTTP_PORT]}"
