@@ -189,8 +189,7 @@ START_TEST(links_must_be_http_urls)
 	const char *bad[] = {
 	    "{\"matchId\":2,\"type\":\"link\",\"content\":\"ftp://x/y\"}",
 	    "{\"matchId\":2,\"type\":\"link\",\"content\":\"see my video\"}",
-	    "{\"matchId\":2,\"type\":\"link\",\"content\":\"javascript:alert(1)"
-	    "\"}",
+	    "{\"matchId\":2,\"type\":\"link\",\"content\":\"javascript:x\"}",
 	    "{\"matchId\":2,\"type\":\"link\",\"content\":\"https://\"}",
 	};
 	struct sc_valid v;
