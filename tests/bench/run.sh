@@ -23,6 +23,15 @@ fi
 sc_npm_install tests/bench || exit 1
 # The express + pg reference events.bench.mjs measures against.
 sc_npm_install tests/bench/reference || exit 1
+# The socket.io reference sio.bench.mjs measures signaling against.
+sc_npm_install tests/bench/sio-reference || exit 1
+
+# sio.bench.mjs's senders send as fast as acks allow: lift signaling's
+# per-socket event and message buckets (unless the caller set them).
+export SC_RATE_EVENTS_PER_S=${SC_RATE_EVENTS_PER_S:-1000000}
+export SC_RATE_EVENTS_BURST=${SC_RATE_EVENTS_BURST:-1000000}
+export SC_RATE_MESSAGES_PER_S=${SC_RATE_MESSAGES_PER_S:-1000000}
+export SC_RATE_MESSAGES_BURST=${SC_RATE_MESSAGES_BURST:-1000000}
 
 echo "== bench: starting the suite"
 if ! sc_suite_start; then
