@@ -620,8 +620,10 @@ sc_token_verify(struct sc_token_verifier *v, const char *token, time_t now,
 		if (json_object_object_get_ex(claims, "nbf", NULL)) {
 			int64_t nbf = 0;
 			claim_int(claims, "nbf", &nbf);
-			if (nbf - TOKEN_IAT_SKEW_S > (int64_t)slot->not_before) {
-				slot->not_before = (time_t)(nbf - TOKEN_IAT_SKEW_S);
+			if (nbf - TOKEN_IAT_SKEW_S >
+			    (int64_t)slot->not_before) {
+				slot->not_before =
+				    (time_t)(nbf - TOKEN_IAT_SKEW_S);
 			}
 		}
 	}

@@ -293,7 +293,8 @@ START_TEST(a_remembered_token_gives_the_same_claims_and_no_lookalike_passes)
 	struct sc_claims first, again;
 
 	ck_assert_int_eq(sc_token_verify(verifier, tok, NOW, &first), SC_OK);
-	ck_assert_int_eq(sc_token_verify(verifier, tok, NOW + 1, &again), SC_OK);
+	ck_assert_int_eq(sc_token_verify(verifier, tok, NOW + 1, &again),
+	                 SC_OK);
 	ck_assert_int_eq(again.user_id, first.user_id);
 	ck_assert_str_eq(again.username, first.username);
 	ck_assert_int_eq(again.exp, first.exp);
@@ -905,7 +906,8 @@ token_suite(void)
 	tcase_add_test(tc, signed_token_carries_the_documented_claims);
 	tcase_add_test(tc, sign_refuses_bad_user);
 	tcase_add_test(
-	    tc, a_remembered_token_gives_the_same_claims_and_no_lookalike_passes);
+	    tc,
+	    a_remembered_token_gives_the_same_claims_and_no_lookalike_passes);
 	tcase_add_test(tc, verify_accepts_until_exp_and_rejects_from_exp);
 	tcase_add_test(tc, verify_rejects_garbage);
 	tcase_add_test(tc, verify_rejects_non_canonical_base64);
