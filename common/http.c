@@ -685,6 +685,13 @@ sc_http_reply_json(struct sc_http_req *req, int status, json_object *body)
 }
 
 void
+sc_http_reply_json_text(struct sc_http_req *req, int status, const char *json,
+                        size_t len)
+{
+	reply_send(req, status, HTTP_JSON_TYPE, json, len);
+}
+
+void
 sc_http_reply_error(struct sc_http_req *req, int status, const char *code,
                     const char *message, json_object *details)
 {

@@ -131,6 +131,13 @@ void sc_http_req_add_header(struct sc_http_req *req, const char *name,
  * an empty body, e.g. for 204). */
 void sc_http_reply_json(struct sc_http_req *req, int status, json_object *body);
 
+/* Reply `status` with `json`, a JSON text of `len` bytes made elsewhere
+ * (e.g. by a json_out.h writer), sent as sc_http_reply_json sends its
+ * body: same headers, same access log. json is borrowed for the call
+ * (copied into the reply). */
+void sc_http_reply_json_text(struct sc_http_req *req, int status,
+                             const char *json, size_t len);
+
 /* Reply an error in the suite's shape. details may be NULL; takes
  * ownership of details. message is copied. */
 void sc_http_reply_error(struct sc_http_req *req, int status, const char *code,
