@@ -17,9 +17,11 @@ struct sc_bus;
 struct sc_profiles;
 
 /* ttl_s: how long a profile is served from cache (e.g. 30). bus borrowed
- * for the cache's life. Caller owns; free with sc_profiles_free() after
- * sc_bus_free() (which answers lookups still waiting on auth; the rest are
- * answered with SC_EUNAVAIL by sc_profiles_free). */
+ * for the cache's life. Caller owns; free with sc_profiles_free() next to
+ * sc_bus_free(), in either order but with no loop turn between (the
+ * subscription holds the cache): lookups still waiting on auth are answered
+ * by sc_bus_free (their calls fail), the rest with SC_EUNAVAIL by
+ * sc_profiles_free. */
 struct sc_profiles *sc_profiles_new(struct event_base *base, struct sc_bus *bus,
                                     int ttl_s);
 void sc_profiles_free(struct sc_profiles *p);
