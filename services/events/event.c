@@ -206,7 +206,7 @@ list_cb(struct sc_http_req *req, void *arg)
 	int64_t after_id = 0;
 	int limit = 0;
 
-	if (!sc_token_require(ev->verifier, req, &claims)) {
+	if (!sc_token_require(ev->d.verifier, req, &claims)) {
 		return;
 	}
 	sc_valid_init(&v);
@@ -282,7 +282,7 @@ list_cb(struct sc_http_req *req, void *arg)
 	op->req = req;
 	op->past = past;
 	op->limit = limit;
-	sc_db_query(ev->db, sql, np, params, list_done_cb, op);
+	sc_db_query(ev->d.db, sql, np, params, list_done_cb, op);
 	free(sql);
 	free(pattern);
 }
@@ -311,7 +311,7 @@ get_cb(struct sc_http_req *req, void *arg)
 	int64_t id;
 	char uid[24], eid[24];
 
-	if (!sc_token_require(ev->verifier, req, &claims)) {
+	if (!sc_token_require(ev->d.verifier, req, &claims)) {
 		return;
 	}
 	if (!events_parse_id(sc_http_req_param(req, "id"), &id)) {
@@ -321,7 +321,7 @@ get_cb(struct sc_http_req *req, void *arg)
 	snprintf(uid, sizeof uid, "%" PRId64, claims.user_id);
 	snprintf(eid, sizeof eid, "%" PRId64, id);
 	const char *params[] = {uid, eid};
-	sc_db_query(ev->db,
+	sc_db_query(ev->d.db,
 	            "SELECT " EVENTS_EVENT_COLS ", " JOINED_COL
 	            " FROM events.events e WHERE e.id = $2",
 	            2, params, get_done_cb, req);
@@ -330,7 +330,8 @@ get_cb(struct sc_http_req *req, void *arg)
 void
 events_event_routes(struct events *ev)
 {
-	sc_http_route(ev->http, EVHTTP_REQ_GET, "/api/events", 0, list_cb, ev);
-	sc_http_route(ev->http, EVHTTP_REQ_GET, "/api/events/:id", 0, get_cb,
+	sc_http_route(ev->d.http, EVHTTP_REQ_GET, "/api/events", 0, list_cb,
+	              ev);
+	sc_http_route(ev->d.http, EVHTTP_REQ_GET, "/api/events/:id", 0, get_cb,
 	              ev);
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "bus.h"
+#include "daemon.h"
 #include "db.h"
 #include "health.h"
 #include "http.h"
@@ -18,13 +19,7 @@
 #include "token.h"
 
 struct events {
-	struct event_base *base;
-	struct sc_http_server *http;
-	struct sc_db *db;
-	struct sc_bus *bus;
-	struct sc_profiles *profiles;
-	struct sc_token_verifier *verifier;
-	struct sc_health health;
+	struct sc_daemon d; /* base, db, bus, http, verifier, profiles */
 };
 
 /* The columns every event query selects, so events_event_json can render

@@ -86,7 +86,7 @@ join_done_cb(int err, PGresult *res, void *arg)
 		                       json_object_new_int64(sc_db_int(
 		                           res, 0, "participant_count")));
 		const char *topic = op->join ? "event.joined" : "event.left";
-		if (sc_bus_publish(op->ev->bus, topic, data,
+		if (sc_bus_publish(op->ev->d.bus, topic, data,
 		                   sc_http_req_id(op->req)) != SC_OK) {
 			sc_log_warn(sc_http_req_id(op->req),
 			            "cannot publish '%s'", topic);
@@ -105,7 +105,7 @@ join_start(struct events *ev, struct sc_http_req *req, bool join)
 	int64_t id;
 	char eid[24], uid[24];
 
-	if (!sc_token_require(ev->verifier, req, &claims)) {
+	if (!sc_token_require(ev->d.verifier, req, &claims)) {
 		return;
 	}
 	if (!events_parse_id(sc_http_req_param(req, "id"), &id)) {
@@ -121,7 +121,7 @@ join_start(struct events *ev, struct sc_http_req *req, bool join)
 	snprintf(eid, sizeof eid, "%" PRId64, id);
 	snprintf(uid, sizeof uid, "%" PRId64, claims.user_id);
 	const char *params[] = {eid, uid};
-	sc_db_query(ev->db, join ? JOIN_SQL : LEAVE_SQL, 2, params,
+	sc_db_query(ev->d.db, join ? JOIN_SQL : LEAVE_SQL, 2, params,
 	            join_done_cb, op);
 }
 
@@ -140,8 +140,8 @@ leave_cb(struct sc_http_req *req, void *arg)
 void
 events_join_routes(struct events *ev)
 {
-	sc_http_route(ev->http, EVHTTP_REQ_POST, "/api/events/:id/join", 0,
+	sc_http_route(ev->d.http, EVHTTP_REQ_POST, "/api/events/:id/join", 0,
 	              join_cb, ev);
-	sc_http_route(ev->http, EVHTTP_REQ_DELETE, "/api/events/:id/join", 0,
+	sc_http_route(ev->d.http, EVHTTP_REQ_DELETE, "/api/events/:id/join", 0,
 	              leave_cb, ev);
 }

@@ -140,7 +140,7 @@ list_done_cb(int err, PGresult *res, void *arg)
 	for (size_t i = 0; i < op->n; i++) {
 		ids[i] = op->rows[i].user_id;
 	}
-	sc_profiles_get(op->ev->profiles, ids, op->n, sc_http_req_id(op->req),
+	sc_profiles_get(op->ev->d.profiles, ids, op->n, sc_http_req_id(op->req),
 	                profiles_done_cb, op);
 	free(ids);
 }
@@ -157,7 +157,7 @@ list_cb(struct sc_http_req *req, void *arg)
 	int limit = 0;
 	char eid[24], lim[16], usec[24], uid[24];
 
-	if (!sc_token_require(ev->verifier, req, &claims)) {
+	if (!sc_token_require(ev->d.verifier, req, &claims)) {
 		return;
 	}
 	if (!events_parse_id(sc_http_req_param(req, "id"), &id)) {
@@ -187,13 +187,13 @@ list_cb(struct sc_http_req *req, void *arg)
 	snprintf(usec, sizeof usec, "%" PRId64, after_usec);
 	snprintf(uid, sizeof uid, "%" PRId64, after_user);
 	const char *params[] = {eid, lim, usec, uid};
-	sc_db_query(ev->db, has_cursor ? LIST_AFTER_SQL : LIST_SQL,
+	sc_db_query(ev->d.db, has_cursor ? LIST_AFTER_SQL : LIST_SQL,
 	            has_cursor ? 4 : 2, params, list_done_cb, op);
 }
 
 void
 events_participants_routes(struct events *ev)
 {
-	sc_http_route(ev->http, EVHTTP_REQ_GET, "/api/events/:id/participants",
-	              0, list_cb, ev);
+	sc_http_route(ev->d.http, EVHTTP_REQ_GET,
+	              "/api/events/:id/participants", 0, list_cb, ev);
 }

@@ -129,7 +129,7 @@ check_cb(struct sc_bus_req *req, json_object *data, void *arg)
 	const char *params[] = {eid, list};
 	/* One row of NULL for a known event none of them joined; none for an
 	 * unknown event. */
-	sc_db_query(ev->db,
+	sc_db_query(ev->d.db,
 	            "SELECT p.user_id FROM events.events e"
 	            " LEFT JOIN events.participants p ON p.event_id = e.id"
 	            " AND p.user_id = ANY($2::bigint[])"
@@ -171,7 +171,7 @@ get_cb(struct sc_bus_req *req, json_object *data, void *arg)
 	}
 	snprintf(eid, sizeof eid, "%" PRId64, event_id);
 	const char *params[] = {eid};
-	sc_db_query(ev->db,
+	sc_db_query(ev->d.db,
 	            "SELECT " EVENTS_EVENT_COLS " FROM events.events e"
 	            " WHERE e.id = $1",
 	            1, params, get_done_cb, req);
@@ -180,6 +180,6 @@ get_cb(struct sc_bus_req *req, json_object *data, void *arg)
 void
 events_rpc_handlers(struct events *ev)
 {
-	sc_bus_handle(ev->bus, "events.participants.check", check_cb, ev);
-	sc_bus_handle(ev->bus, "events.events.get", get_cb, ev);
+	sc_bus_handle(ev->d.bus, "events.participants.check", check_cb, ev);
+	sc_bus_handle(ev->d.bus, "events.events.get", get_cb, ev);
 }

@@ -117,7 +117,7 @@ op_publish(struct op *op, const PGresult *res, const char *topic)
 	json_object_object_add(data, "match", mm_match_brief_json(res, 0));
 	json_object_object_add(data, "byUserId",
 	                       json_object_new_int64(op->user_id));
-	rc = sc_bus_publish(op->m->bus, topic, data, op->request_id);
+	rc = sc_bus_publish(op->m->d.bus, topic, data, op->request_id);
 	if (rc != SC_OK) {
 		sc_log_warn(op->request_id,
 		            "cannot publish '%s' for match %lld: %s", topic,
@@ -197,7 +197,7 @@ create_inserted_cb(int err, PGresult *res, void *arg)
 	id_str(user, op->user_id);
 	id_str(target, op->target_id);
 	const char *params[] = {event, user, target};
-	sc_db_query(op->m->db,
+	sc_db_query(op->m->d.db,
 	            "SELECT id FROM matchmaking.matches"
 	            " WHERE event_id = $1"
 	            " AND user_low = least($2::bigint, $3::bigint)"
@@ -217,7 +217,7 @@ create_insert(struct op *op)
 	const char *params[] = {event, user, target};
 	/* The partial unique index is the one-live-match-per-pair rule; a
 	 * conflict inserts nothing (and logs nothing on the server). */
-	sc_db_query(op->m->db,
+	sc_db_query(op->m->d.db,
 	            "INSERT INTO matchmaking.matches"
 	            " (event_id, requester_id, target_id) VALUES ($1, $2, $3)"
 	            " ON CONFLICT (event_id, user_low, user_high)"
@@ -321,8 +321,8 @@ mm_match_create(struct matchmaking *m, int64_t user_id, int64_t target_id,
 	op->target_id = target_id;
 	op->event_id = event_id;
 	if (target_id == user_id) {
-		if (event_base_once(m->base, -1, EV_TIMEOUT, create_self_cb, op,
-		                    &now) != 0) {
+		if (event_base_once(m->d.base, -1, EV_TIMEOUT, create_self_cb,
+		                    op, &now) != 0) {
 			create_self_cb(-1, 0, op);
 		}
 		return;
@@ -334,7 +334,7 @@ mm_match_create(struct matchmaking *m, int64_t user_id, int64_t target_id,
 	json_object_object_add(data, "eventId",
 	                       json_object_new_int64(event_id));
 	json_object_object_add(data, "userIds", ids);
-	sc_bus_call(m->bus, "events.participants.check", data, op->request_id,
+	sc_bus_call(m->d.bus, "events.participants.check", data, op->request_id,
 	            m->events_timeout_ms, create_checked_cb, op);
 }
 
@@ -422,7 +422,7 @@ update_done_cb(int err, PGresult *res, void *arg)
 	id_str(match, op->match_id);
 	id_str(user, op->user_id);
 	const char *params[] = {match, user};
-	sc_db_query(op->m->db,
+	sc_db_query(op->m->d.db,
 	            "SELECT status, requester_id, target_id"
 	            " FROM matchmaking.matches"
 	            " WHERE id = $1 AND (requester_id = $2 OR target_id = $2)",
@@ -446,7 +446,7 @@ update_run(struct op *op)
 	const char *params[] = {match, user, mm_status_name(op->to),
 	                        by_requester, by_target};
 	sc_db_query(
-	    op->m->db,
+	    op->m->d.db,
 	    "UPDATE matchmaking.matches SET status = $3, updated_at = now(),"
 	    " responded_at = CASE WHEN $3 IN ('accepted', 'rejected')"
 	    " THEN now() ELSE responded_at END,"
@@ -499,7 +499,7 @@ mm_match_read(struct matchmaking *m, int64_t user_id, int64_t match_id,
 	id_str(match, match_id);
 	id_str(user, user_id);
 	const char *params[] = {match, user};
-	sc_db_query(m->db,
+	sc_db_query(m->d.db,
 	            "SELECT " MM_MATCH_COLS " FROM matchmaking.matches"
 	            " WHERE id = $1 AND (requester_id = $2 OR target_id = $2)",
 	            2, params, read_done_cb, op);
@@ -623,6 +623,6 @@ mm_profiles_fill(struct matchmaking *m, json_object *items,
 	f->request_id = request_id != NULL ? sc_strdup(request_id) : NULL;
 	f->cb = cb;
 	f->arg = arg;
-	sc_profiles_get(m->profiles, ids, k, request_id, fill_cb, f);
+	sc_profiles_get(m->d.profiles, ids, k, request_id, fill_cb, f);
 	free(ids);
 }

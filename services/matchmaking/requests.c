@@ -94,7 +94,7 @@ get_cb(struct sc_bus_req *req, json_object *data, void *arg)
 	}
 	snprintf(id_s, sizeof id_s, "%lld", (long long)id);
 	const char *params[] = {id_s};
-	sc_db_query(m->db,
+	sc_db_query(m->d.db,
 	            "SELECT " MM_MATCH_COLS " FROM matchmaking.matches"
 	            " WHERE id = $1",
 	            1, params, get_done_cb, req);
@@ -150,7 +150,7 @@ update_cb(struct sc_bus_req *req, json_object *data, void *arg)
 void
 mm_requests(struct matchmaking *m)
 {
-	sc_bus_handle(m->bus, "matchmaking.matches.get", get_cb, m);
-	sc_bus_handle(m->bus, "matchmaking.matches.create", create_cb, m);
-	sc_bus_handle(m->bus, "matchmaking.matches.update", update_cb, m);
+	sc_bus_handle(m->d.bus, "matchmaking.matches.get", get_cb, m);
+	sc_bus_handle(m->d.bus, "matchmaking.matches.create", create_cb, m);
+	sc_bus_handle(m->d.bus, "matchmaking.matches.update", update_cb, m);
 }

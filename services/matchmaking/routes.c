@@ -85,7 +85,7 @@ create_cb(struct sc_http_req *req, void *arg)
 	struct sc_valid v;
 	int64_t target = 0, event = 0;
 
-	if (!sc_token_require(m->verifier, req, &claims)) {
+	if (!sc_token_require(m->d.verifier, req, &claims)) {
 		return;
 	}
 	sc_valid_init(&v);
@@ -111,7 +111,7 @@ read_cb(struct sc_http_req *req, void *arg)
 	struct sc_claims claims;
 	int64_t id;
 
-	if (!sc_token_require(m->verifier, req, &claims)) {
+	if (!sc_token_require(m->d.verifier, req, &claims)) {
 		return;
 	}
 	if (!parse_id(sc_http_req_param(req, "id"), &id)) {
@@ -135,7 +135,7 @@ update_cb(struct sc_http_req *req, void *arg)
 	enum mm_status to = MM_PENDING;
 	int64_t id;
 
-	if (!sc_token_require(m->verifier, req, &claims)) {
+	if (!sc_token_require(m->d.verifier, req, &claims)) {
 		return;
 	}
 	if (!parse_id(sc_http_req_param(req, "id"), &id)) {
@@ -318,7 +318,7 @@ list_done_cb(int err, PGresult *res, void *arg)
 		ids[2 * i + 1] = r->target_id;
 		l->nrows = i + 1;
 	}
-	sc_profiles_get(l->m->profiles, ids, 2 * (size_t)n,
+	sc_profiles_get(l->m->d.profiles, ids, 2 * (size_t)n,
 	                sc_http_req_id(l->req), list_profiles_cb, l);
 	free(ids);
 }
@@ -360,7 +360,7 @@ list_cb(struct sc_http_req *req, void *arg)
 	int64_t event = 0, limit = LIST_DEFAULT, cur_us = 0, cur_id = 0;
 	char user_s[24], event_s[24], us_s[24], id_s[24], limit_s[24];
 
-	if (!sc_token_require(m->verifier, req, &claims)) {
+	if (!sc_token_require(m->d.verifier, req, &claims)) {
 		return;
 	}
 	sc_valid_init(&v);
@@ -400,17 +400,17 @@ list_cb(struct sc_http_req *req, void *arg)
 	l->m = m;
 	l->req = req;
 	l->limit = (long)limit;
-	sc_db_query(m->db, list_sql, 6, params, list_done_cb, l);
+	sc_db_query(m->d.db, list_sql, 6, params, list_done_cb, l);
 }
 
 void
 mm_routes(struct matchmaking *m)
 {
-	sc_http_route(m->http, EVHTTP_REQ_GET, "/api/matches", 0, list_cb, m);
-	sc_http_route(m->http, EVHTTP_REQ_POST, "/api/matches", SC_HTTP_JSON,
+	sc_http_route(m->d.http, EVHTTP_REQ_GET, "/api/matches", 0, list_cb, m);
+	sc_http_route(m->d.http, EVHTTP_REQ_POST, "/api/matches", SC_HTTP_JSON,
 	              create_cb, m);
-	sc_http_route(m->http, EVHTTP_REQ_GET, "/api/matches/:id", 0, read_cb,
+	sc_http_route(m->d.http, EVHTTP_REQ_GET, "/api/matches/:id", 0, read_cb,
 	              m);
-	sc_http_route(m->http, EVHTTP_REQ_PATCH, "/api/matches/:id",
+	sc_http_route(m->d.http, EVHTTP_REQ_PATCH, "/api/matches/:id",
 	              SC_HTTP_JSON, update_cb, m);
 }

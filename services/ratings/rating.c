@@ -193,12 +193,12 @@ rating_post_stored_cb(int err, PGresult *res, void *arg)
 	json_object *event = json_object_new_object();
 	json_object_object_add(event, "rating", rating_event_json(op->rating));
 	/* Best effort, after the statement committed (failures are logged). */
-	sc_bus_publish(op->r->bus, "rating.created", event, rid);
+	sc_bus_publish(op->r->d.bus, "rating.created", event, rid);
 	sc_log_info(
 	    rid, "user %" PRId64 " rated user %" PRId64 " for match %" PRId64,
 	    op->user_id, rating_member(op->rating, "ratedId"), op->match_id);
 	int64_t ids[] = {op->user_id, rating_member(op->rating, "ratedId")};
-	sc_profiles_get(op->r->profiles, ids, 2, rid, rating_post_profiled_cb,
+	sc_profiles_get(op->r->d.profiles, ids, 2, rid, rating_post_profiled_cb,
 	                op);
 }
 
@@ -283,7 +283,7 @@ rating_post_match_cb(int err, json_object *data, const char *message, void *arg)
 	snprintf(score_s, sizeof score_s, "%d", op->score);
 	const char *params[] = {match_s, rater_s,     rated_s,
 	                        score_s, op->comment, op->again ? "t" : "f"};
-	sc_db_query(op->r->db, RATING_INSERT_SQL, 6, params,
+	sc_db_query(op->r->d.db, RATING_INSERT_SQL, 6, params,
 	            rating_post_stored_cb, op);
 	return;
 
@@ -304,7 +304,7 @@ rating_post_cb(struct sc_http_req *req, void *arg)
 	const char *comment = NULL;
 	bool again = false;
 
-	if (!sc_token_require(r->verifier, req, &claims)) {
+	if (!sc_token_require(r->d.verifier, req, &claims)) {
 		return;
 	}
 	sc_valid_init(&v);
@@ -334,7 +334,7 @@ rating_post_cb(struct sc_http_req *req, void *arg)
 	json_object_object_add(data, "matchId",
 	                       json_object_new_int64(match_id));
 	/* Deadline 0: SC_BUS_TIMEOUT_MS (2 s by default). */
-	sc_bus_call(r->bus, "matchmaking.matches.get", data,
+	sc_bus_call(r->d.bus, "matchmaking.matches.get", data,
 	            sc_http_req_id(req), 0, rating_post_match_cb, op);
 }
 
@@ -413,7 +413,7 @@ rating_list_done_cb(int err, PGresult *res, void *arg)
 		rating_list_reply(op);
 		return;
 	}
-	sc_profiles_get(op->r->profiles, ids, (size_t)n * 2,
+	sc_profiles_get(op->r->d.profiles, ids, (size_t)n * 2,
 	                sc_http_req_id(op->req), rating_list_profiled_cb, op);
 	free(ids);
 }
@@ -431,7 +431,7 @@ rating_list_cb(struct sc_http_req *req, void *arg)
 	long long after_us = 0, after_id = 0;
 	bool given = false;
 
-	if (!sc_token_require(r->verifier, req, &claims)) {
+	if (!sc_token_require(r->d.verifier, req, &claims)) {
 		return;
 	}
 	if (!ratings_parse_id(sc_http_req_param(req, "id"), &user_id)) {
@@ -470,7 +470,7 @@ rating_list_cb(struct sc_http_req *req, void *arg)
 	op->r = r;
 	op->req = req;
 	op->limit = limit;
-	sc_db_query(r->db,
+	sc_db_query(r->d.db,
 	            given ? RATING_LIST_SQL("rater_id")
 	                  : RATING_LIST_SQL("rated_id"),
 	            4, params, rating_list_done_cb, op);
@@ -479,8 +479,8 @@ rating_list_cb(struct sc_http_req *req, void *arg)
 void
 ratings_rating_routes(struct ratings *r)
 {
-	sc_http_route(r->http, EVHTTP_REQ_POST, "/api/ratings", SC_HTTP_JSON,
+	sc_http_route(r->d.http, EVHTTP_REQ_POST, "/api/ratings", SC_HTTP_JSON,
 	              rating_post_cb, r);
-	sc_http_route(r->http, EVHTTP_REQ_GET, "/api/ratings/user/:id", 0,
+	sc_http_route(r->d.http, EVHTTP_REQ_GET, "/api/ratings/user/:id", 0,
 	              rating_list_cb, r);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "bus.h"
+#include "daemon.h"
 #include "db.h"
 #include "health.h"
 #include "http.h"
@@ -17,13 +18,7 @@
 #include "token.h"
 
 struct ratings {
-	struct event_base *base;
-	struct sc_http_server *http;
-	struct sc_db *db;
-	struct sc_bus *bus;
-	struct sc_profiles *profiles;
-	struct sc_token_verifier *verifier;
-	struct sc_health health;
+	struct sc_daemon d; /* base, db, bus, http, verifier, profiles */
 };
 
 /* rating.c: POST /api/ratings and the lists of a user's ratings. */

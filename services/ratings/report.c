@@ -113,7 +113,7 @@ report_user_cb(int err, json_object *found, void *arg)
 	                        op->match_id != 0 ? match_s : NULL, op->reason,
 	                        op->details};
 	sc_db_query(
-	    op->r->db,
+	    op->r->d.db,
 	    "INSERT INTO ratings.reports"
 	    " (reporter_id, reported_user_id, match_id, reason, details)"
 	    " VALUES ($1, $2, $3, $4, $5) RETURNING " REPORT_COLS,
@@ -132,7 +132,7 @@ report_post_cb(struct sc_http_req *req, void *arg)
 	int64_t reported = 0, match_id = 0;
 	const char *reason = NULL, *details = NULL;
 
-	if (!sc_token_require(r->verifier, req, &claims)) {
+	if (!sc_token_require(r->d.verifier, req, &claims)) {
 		return;
 	}
 	sc_valid_init(&v);
@@ -171,13 +171,13 @@ report_post_cb(struct sc_http_req *req, void *arg)
 	op->match_id = match_id;
 	op->reason = sc_strdup(reason);
 	op->details = details != NULL ? sc_strdup(details) : NULL;
-	sc_profiles_get(r->profiles, &op->reported_id, 1, sc_http_req_id(req),
+	sc_profiles_get(r->d.profiles, &op->reported_id, 1, sc_http_req_id(req),
 	                report_user_cb, op);
 }
 
 void
 ratings_report_routes(struct ratings *r)
 {
-	sc_http_route(r->http, EVHTTP_REQ_POST, "/api/reports", SC_HTTP_JSON,
+	sc_http_route(r->d.http, EVHTTP_REQ_POST, "/api/reports", SC_HTTP_JSON,
 	              report_post_cb, r);
 }

@@ -61,7 +61,7 @@ stats_get_cb(struct sc_http_req *req, void *arg)
 	int64_t user_id;
 	char list[32];
 
-	if (!sc_token_require(r->verifier, req, &claims)) {
+	if (!sc_token_require(r->d.verifier, req, &claims)) {
 		return;
 	}
 	if (!ratings_parse_id(sc_http_req_param(req, "id"), &user_id)) {
@@ -73,7 +73,7 @@ stats_get_cb(struct sc_http_req *req, void *arg)
 	op->user_id = user_id;
 	snprintf(list, sizeof list, "{%" PRId64 "}", user_id);
 	const char *params[] = {list};
-	sc_db_query(r->db, STATS_SQL, 1, params, stats_read_done_cb, op);
+	sc_db_query(r->d.db, STATS_SQL, 1, params, stats_read_done_cb, op);
 }
 
 /* ---- bus: ratings.stats.get --------------------------------------------- */
@@ -159,19 +159,19 @@ stats_bus_cb(struct sc_bus_req *req, json_object *data, void *arg)
 	}
 	snprintf(list + len, cap - len, "}");
 	const char *params[] = {list};
-	sc_db_query(r->db, STATS_SQL, 1, params, stats_bus_done_cb, op);
+	sc_db_query(r->d.db, STATS_SQL, 1, params, stats_bus_done_cb, op);
 	free(list);
 }
 
 void
 ratings_stats_routes(struct ratings *r)
 {
-	sc_http_route(r->http, EVHTTP_REQ_GET, "/api/ratings/stats/:id", 0,
+	sc_http_route(r->d.http, EVHTTP_REQ_GET, "/api/ratings/stats/:id", 0,
 	              stats_get_cb, r);
 }
 
 void
 ratings_stats_bus(struct ratings *r)
 {
-	sc_bus_handle(r->bus, "ratings.stats.get", stats_bus_cb, r);
+	sc_bus_handle(r->d.bus, "ratings.stats.get", stats_bus_cb, r);
 }

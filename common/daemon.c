@@ -1,0 +1,118 @@
+/* daemon.c: open, run and close the pieces every domain daemon has. */
+#include "daemon.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bus.h"
+#include "config.h"
+#include "db.h"
+#include "error.h"
+#include "http.h"
+#include "log.h"
+#include "profiles.h"
+#include "shutdown.h"
+#include "token.h"
+
+int
+sc_daemon_open(struct sc_daemon *d, const char *service, const char *role,
+               long default_port)
+{
+	long pool_size, profile_ttl;
+	char *key = NULL, url[128];
+	size_t key_len = 0;
+	int rc = SC_OK;
+
+	d->service = service;
+	sc_log_init(service);
+	snprintf(url, sizeof url, "postgresql://sc_%s@127.0.0.1:5432/spotlight",
+	         role);
+	d->http_addr = sc_config_str("SC_HTTP_ADDR", "127.0.0.1");
+	const char *database_url = sc_config_str("SC_DATABASE_URL", url);
+	const char *issuer = sc_config_str("SC_JWT_ISSUER", "spotlight.cam");
+	const char *audience =
+	    sc_config_str("SC_JWT_AUDIENCE", "spotlight.cam");
+	rc |= sc_config_int("SC_HTTP_PORT", default_port, 0, 65535,
+	                    &d->http_port);
+	rc |= sc_config_int("SC_DB_POOL_SIZE", 4, 1, 64, &pool_size);
+	rc |= sc_config_int("SC_PROFILE_CACHE_TTL", 30, 1, 3600, &profile_ttl);
+	if (rc != SC_OK ||
+	    sc_config_file("SC_JWT_PUBLIC_KEY_FILE", "var/keys/jwt.pub", &key,
+	                   &key_len) != SC_OK) {
+		sc_log_error(NULL, "configuration is invalid: not starting");
+		return SC_EINVAL;
+	}
+
+	if ((d->base = event_base_new()) == NULL) {
+		sc_log_error(NULL, "cannot create the event base");
+		rc = SC_EINTERNAL;
+		goto out;
+	}
+	d->verifier = sc_token_verifier_new(key, key_len, issuer, audience);
+	if (d->verifier == NULL) {
+		rc = SC_EINVAL;
+		goto out;
+	}
+	if ((d->db = sc_db_new(d->base, database_url, (int)pool_size)) ==
+	        NULL ||
+	    (d->bus = sc_bus_new(d->base, service)) == NULL ||
+	    (d->profiles =
+	         sc_profiles_new(d->base, d->bus, (int)profile_ttl)) == NULL ||
+	    (d->http = sc_http_server_new(d->base, NULL)) == NULL) {
+		rc = SC_EUNAVAIL;
+		goto out;
+	}
+	/* Without the subscription profiles are only as fresh as the cache's
+	 * TTL: not a reason to refuse to start. */
+	(void)sc_profiles_subscribe(d->profiles);
+	d->health.db = d->db;
+	d->health.bus = d->bus;
+	sc_health_routes(d->http, &d->health);
+out:
+	free(key);
+	return rc;
+}
+
+int
+sc_daemon_run(struct sc_daemon *d)
+{
+	char *rep = sc_bus_addr(d->service, "REQ");
+	char *pub = sc_bus_addr(d->service, "PUB");
+	int rc = sc_bus_listen(d->bus, rep, pub);
+
+	free(rep);
+	free(pub);
+	if (rc != SC_OK) {
+		return rc;
+	}
+	if ((rc = sc_http_server_bind(d->http, d->http_addr,
+	                              (int)d->http_port)) != SC_OK) {
+		return rc;
+	}
+	if ((d->shutdown = sc_shutdown_new(d->base, d->http)) == NULL) {
+		return SC_EINTERNAL;
+	}
+	sc_log_info(NULL, "listening on http://%s:%d", d->http_addr,
+	            sc_http_server_port(d->http));
+	event_base_dispatch(d->base);
+	sc_log_info(NULL, "stopped");
+	return SC_OK;
+}
+
+void
+sc_daemon_close(struct sc_daemon *d)
+{
+	sc_shutdown_free(d->shutdown);
+	sc_http_server_free(d->http);
+	if (d->db != NULL) {
+		sc_db_free(d->db);
+	}
+	if (d->bus != NULL) {
+		sc_bus_free(d->bus);
+	}
+	sc_profiles_free(d->profiles);
+	sc_token_verifier_free(d->verifier);
+	if (d->base != NULL) {
+		event_base_free(d->base);
+	}
+}

@@ -1,0 +1,59 @@
+/* daemon.h: the skeleton the domain daemons' main() share (STYLE.md):
+ * configuration -> event base -> token verifier, database, bus, profile
+ * cache -> HTTP with /health and /ready -> SIGTERM/SIGINT -> loop -> free
+ * in reverse. A daemon embeds a struct sc_daemon in its context, opens it,
+ * registers its bus handlers and HTTP routes on d->bus and d->http, then
+ * runs it; close always, also after a failed open.
+ *
+ * Configuration read here (every daemon the same): SC_HTTP_ADDR
+ * (127.0.0.1), SC_HTTP_PORT (the daemon's default), SC_DATABASE_URL
+ * (postgresql://sc_<role>@127.0.0.1:5432/spotlight), SC_DB_POOL_SIZE (4),
+ * SC_PROFILE_CACHE_TTL (30 s), SC_JWT_PUBLIC_KEY_FILE (var/keys/jwt.pub),
+ * SC_JWT_ISSUER and SC_JWT_AUDIENCE (spotlight.cam), and the bus addresses
+ * (proto/README.md). */
+#ifndef SC_DAEMON_H
+#define SC_DAEMON_H
+
+#include <event2/event.h>
+
+#include "health.h"
+
+struct sc_bus;
+struct sc_db;
+struct sc_http_server;
+struct sc_profiles;
+struct sc_shutdown;
+struct sc_token_verifier;
+
+struct sc_daemon {
+	struct event_base *base;
+	struct sc_token_verifier *verifier;
+	struct sc_db *db;
+	struct sc_bus *bus;
+	struct sc_profiles *profiles;
+	struct sc_http_server *http;
+	struct sc_health health;
+	struct sc_shutdown *shutdown;
+	const char *service;   /* borrowed, a literal */
+	const char *http_addr; /* borrowed from the environment */
+	long http_port;
+};
+
+/* Read the configuration and open everything but the listeners. `service`
+ * names the daemon (logs, bus addresses), `role` its database role suffix
+ * (sc_<role>). SC_OK; SC_EINVAL for a bad configuration (logged: exit 2);
+ * another error when something cannot be opened (logged: exit 1). */
+int sc_daemon_open(struct sc_daemon *d, const char *service, const char *role,
+                   long default_port);
+
+/* Listen on the bus and HTTP, install the signal handlers, run the loop
+ * until a signal has drained it. SC_OK, or an error (logged). */
+int sc_daemon_run(struct sc_daemon *d);
+
+/* Free everything opened, in reverse order: the pool first (its callbacks
+ * may still reply on the bus), then the bus (it answers profile lookups
+ * still waiting on auth), then the cache. Safe on a zeroed or half-opened
+ * daemon. */
+void sc_daemon_close(struct sc_daemon *d);
+
+#endif
