@@ -6,6 +6,8 @@
 #   make test       every test (unit, integration through nginx)
 #   make asan       the test suite against ASan+UBSan builds
 #   make bench      benchmarks that print numbers
+#   make frontend   build the PWA into frontend/dist (npm ci when needed)
+#   make fuzz       run every libFuzzer harness for a while (tests/fuzz/)
 #   make deps       install the Debian packages the suite needs
 #
 # Layout rules (no edits needed when adding files):
@@ -56,7 +58,8 @@ svc_test = $(patsubst services/$(1)/%.c,$(BUILD)/test/$(1)_%,$(wildcard services
 SERVICE_TESTS := $(foreach s,$(SERVICES),$(call svc_test,$(s)))
 UNIT_TESTS    := $(COMMON_TEST) $(SERVICE_TESTS)
 
-.PHONY: all clean run stop test unit integration asan bench deps format format-check
+.PHONY: all clean run stop test unit integration asan bench deps format format-check \
+        frontend
 .DEFAULT_GOAL := all
 # Keep test and tool objects: they are not throwaway intermediates.
 .SECONDARY:
@@ -89,13 +92,32 @@ $(foreach s,$(SERVICES),$(eval $(call SERVICE_RULES,$(s))))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+# ---- the PWA -------------------------------------------------------------
+
+# npm ci when the lock file is newer than the installed tree; vite build when
+# any source is newer than the built index.html.
+FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
+                $(wildcard frontend/*.html frontend/*.js frontend/package.json)
+
+frontend: frontend/dist/index.html
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+
+frontend/dist/index.html: $(FRONTEND_SRC) frontend/node_modules/.package-lock.json
+	cd frontend && npx vite build --logLevel warn
+
+# ---- fuzzing: tests/fuzz/fuzz.mk (fuzz-build, fuzz, fuzz-regress) ---------
+
+-include tests/fuzz/fuzz.mk
+
 # ---- operations --------------------------------------------------------
 
 deps:
 	@deploy/deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all frontend
 	@deploy/local.sh run
 
 stop:
@@ -104,15 +126,16 @@ stop:
 # Unit tests need a PostgreSQL (db, migrations); integration tests need the
 # whole suite. tests/run.sh starts a throwaway one for both and stops it.
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all frontend
 	@BUILD=$(BUILD) tests/run.sh
 
 asan: deps
 	@$(MAKE) --no-print-directory all SANITIZE=address,undefined CC=clang
+	@$(MAKE) --no-print-directory frontend
 	@BUILD=build/asan tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all frontend
 	@BUILD=$(BUILD) tests/bench/run.sh
 
 format:

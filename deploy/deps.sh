@@ -14,7 +14,8 @@ packages=(
 	clang libclang-rt-dev               # make asan (the sanitizer runtimes)
 	postgresql                          # a local cluster per run
 	nginx                               # the gateway
-	nodejs npm                          # integration tests and benchmarks
+	nodejs npm                          # the PWA's build, integration tests
+	chromium                            # end-to-end tests (playwright-core)
 	wrk                                 # make bench: HTTP load
 	openssl python3 curl ca-certificates # keys, free ports, health checks
 )

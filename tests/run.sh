@@ -4,11 +4,15 @@
 #
 #   1. unit: every Check binary $BUILD/test/*_test, against a throwaway
 #      PostgreSQL (tests/lib/pg.sh): SC_TEST_DATABASE_URL, SC_TEST_PG_DIR.
+#      Then the PWA's unit tests (Vitest, frontend/test/) and every fuzz
+#      harness over its checked-in corpus once (tests/fuzz/, when built).
 #   2. integration: the whole suite started by deploy/local.sh in a temporary
 #      state folder on free ports (tests/lib/suite.sh), a smoke check of the
-#      gateway's routes, then `node --test tests/integration/*.test.mjs`,
-#      one file at a time in name order: zz-faults.test.mjs runs last (it
-#      stops daemons and restarts PostgreSQL under the others).
+#      gateway's routes, the end-to-end tests in headless Chromium
+#      (tests/e2e/*.test.mjs, against the built frontend/dist), then
+#      `node --test tests/integration/*.test.mjs`, one file at a time in name
+#      order: zz-faults.test.mjs runs last (it stops daemons and restarts
+#      PostgreSQL under the others).
 #
 # Ends with one line "tests: N passed, M failed" and a non-zero exit when
 # anything failed or could not run.
@@ -105,7 +109,69 @@ unit_stage() {
 	unit_pg=
 }
 
+# The PWA's logic (Vitest, in node). Counts from its summary line
+# ("Tests  2 failed | 40 passed (42)").
+frontend_stage() {
+	local rc p f
+	compgen -G 'frontend/test/*.test.*' >/dev/null || return 0
+	echo "== unit: frontend (vitest)"
+	(cd frontend && timeout -k 10 300 npx vitest run --reporter=default) \
+		2>&1 | tee "$OUT"
+	rc=${PIPESTATUS[0]}
+	p=$(sed -nE 's/^ *Tests .* ([0-9]+) passed.*/\1/p' "$OUT" | tail -n 1)
+	f=$(sed -nE 's/^ *Tests .* ([0-9]+) failed.*/\1/p' "$OUT" | tail -n 1)
+	p=${p:-0} f=${f:-0}
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		problem "frontend: vitest exited $rc"
+	elif [ "$rc" -ne 0 ]; then
+		problems+=("frontend: $f vitest tests failed")
+	fi
+}
+
+# Every fuzz harness once over its checked-in corpus (a regression test of
+# every input that ever crashed): one "fuzz <name>: N inputs ok" line each.
+fuzz_stage() {
+	local rc n
+	[ -f tests/fuzz/fuzz.mk ] || return 0
+	echo "== unit: fuzz corpora (tests/fuzz/)"
+	make --no-print-directory fuzz-regress 2>&1 | tee "$OUT"
+	rc=${PIPESTATUS[0]}
+	n=$(grep -cE '^fuzz [^ ]+: [0-9]+ inputs ok' "$OUT")
+	passed=$((passed + n))
+	if [ "$rc" -ne 0 ]; then
+		problem "fuzz: a corpus input fails (make fuzz-regress exited $rc)"
+	fi
+}
+
 # ---- 2. integration tests -------------------------------------------------
+
+# The PWA end to end in headless Chromium, against the suite's gateway.
+e2e_stage() {
+	local rc
+	local -a files=() opts=()
+	mapfile -t files < <(compgen -G "tests/e2e/*.test.mjs" | sort)
+	[ ${#files[@]} -gt 0 ] || return 0
+	if [ ! -f frontend/dist/index.html ]; then
+		problem "e2e: frontend/dist is not built (make frontend)"
+		return 0
+	fi
+	if ! command -v "${SC_TEST_CHROMIUM:-/usr/bin/chromium}" >/dev/null; then
+		problem "e2e: no Chromium at ${SC_TEST_CHROMIUM:-/usr/bin/chromium} (make deps)"
+		return 0
+	fi
+	if ! sc_npm_install tests/e2e; then
+		problem "e2e: npm install failed"
+		return 0
+	fi
+	mapfile -t opts < <(sc_node_test_opts)
+	echo "== e2e: node --test ${opts[*]} (${#files[@]} files, screenshots in build/e2e)"
+	rm -rf build/e2e
+	timeout -k 10 900 node --test "${opts[@]}" "${files[@]}" 2>&1 | tee "$OUT"
+	rc=${PIPESTATUS[0]}
+	node_counts "$rc" e2e
+}
 
 smoke_check() {
 	local what=$1 url=$2 want=$3 code
@@ -140,6 +206,8 @@ integration_stage() {
 		smoke_check "the gateway routes ${PROBE[$s]} to $s" \
 			"$gw${PROBE[$s]}" '[1-4][0-9][0-9]|500'
 	done
+
+	e2e_stage
 
 	mapfile -t files < <(compgen -G "tests/integration/*.test.mjs" | sort)
 	if [ ${#files[@]} -eq 0 ]; then
@@ -179,19 +247,21 @@ integration_stage() {
 # "ℹ pass 3", TAP: "# pass 3"); cancelled tests count as failed, and a
 # failing run with no failed test counts as one failure.
 node_counts() {
-	local rc=$1 p=0 f=0 n
+	local rc=$1 what=${2:-integration} p=0 f=0 n
 	while read -r n; do p=$((p + n)); done < <(sed -nE 's/^(ℹ|#) pass ([0-9]+)$/\2/p' "$OUT")
 	while read -r n; do f=$((f + n)); done < <(sed -nE 's/^(ℹ|#) (fail|cancelled) ([0-9]+)$/\3/p' "$OUT")
 	passed=$((passed + p))
 	failed=$((failed + f))
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		problem "integration: node --test exited $rc"
+		problem "$what: node --test exited $rc"
 	elif [ "$rc" -ne 0 ]; then
-		problems+=("integration: $f node tests failed")
+		problems+=("$what: $f node tests failed")
 	fi
 }
 
 unit_stage
+frontend_stage
+fuzz_stage
 integration_stage
 
 echo
