@@ -25,6 +25,8 @@ sc_npm_install tests/bench || exit 1
 sc_npm_install tests/bench/reference || exit 1
 # The socket.io reference sio.bench.mjs measures signaling against.
 sc_npm_install tests/bench/sio-reference || exit 1
+# playwright-core (tests/e2e/browser.mjs) for transfer.bench.mjs's Chromium.
+sc_npm_install tests/e2e || exit 1
 
 # sio.bench.mjs's senders send as fast as acks allow: lift signaling's
 # per-socket event and message buckets (unless the caller set them).
