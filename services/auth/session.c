@@ -110,7 +110,28 @@ login_verified_cb(int err, void *arg)
 	struct login *op = arg;
 	struct auth *a = op->a;
 	time_t now = time(NULL);
+	int retry = 0;
 
+	/* Checked again now that the verdict is in: attempts verified at
+	 * once all passed the first checks before any failure was counted.
+	 * Past a limit the verdict is not told, so a burst of guesses learns
+	 * no more answers than the limit allows. */
+	if ((err == SC_OK || err == SC_EAUTH) &&
+	    (!sc_ratelimit_check(a->login_fail_account, op->account, now,
+	                         &retry) ||
+	     !sc_ratelimit_check(a->login_fail_ip, op->ip, now, &retry))) {
+		if (err == SC_EAUTH) {
+			sc_ratelimit_hit(a->login_fail_ip, op->ip, now);
+			sc_ratelimit_hit(a->login_fail_account, op->account,
+			                 now);
+		}
+		sc_log_warn(sc_http_req_id(op->req),
+		            "login limited for '%s' after the check",
+		            op->login);
+		reply_too_many(op->req, retry);
+		login_free(op);
+		return;
+	}
 	if (err == SC_EAUTH) {
 		sc_ratelimit_hit(a->login_fail_ip, op->ip, now);
 		sc_ratelimit_hit(a->login_fail_account, op->account, now);
