@@ -59,7 +59,7 @@ SERVICE_TESTS := $(foreach s,$(SERVICES),$(call svc_test,$(s)))
 UNIT_TESTS    := $(COMMON_TEST) $(SERVICE_TESTS)
 
 .PHONY: all clean run stop test unit integration asan bench deps format format-check \
-        frontend
+        frontend FORCE
 .DEFAULT_GOAL := all
 # Keep test and tool objects: they are not throwaway intermediates.
 .SECONDARY:
@@ -91,6 +91,18 @@ endef
 $(foreach s,$(SERVICES),$(eval $(call SERVICE_RULES,$(s))))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# The version /metrics reports (spotlight_build_info): `git describe`, or
+# "dev" outside a git checkout. Only metrics_daemon.o sees it, through a
+# header rewritten when the version changes, so a commit rebuilds one file.
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define SC_VERSION "$(VERSION)"' | cmp -s - $@ || \
+		echo '#define SC_VERSION "$(VERSION)"' >$@
+$(BUILD)/obj/common/metrics_daemon.o: $(BUILD)/version.h
+$(BUILD)/obj/common/metrics_daemon.o: ALL_CFLAGS += -include $(BUILD)/version.h
+FORCE:
 
 # ---- the PWA -------------------------------------------------------------
 

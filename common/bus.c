@@ -25,6 +25,7 @@
 #include "error.h"
 #include "log.h"
 #include "loopq.h"
+#include "metrics.h"
 
 /* Requests answered at once (one REP context each); more wait in nng. */
 #define BUS_SERVE_CONTEXTS 256
@@ -35,6 +36,12 @@
 #define BUS_DEFAULT_TIMEOUT_MS 2000
 /* How long sc_bus_free waits for a socket to close (see bus_close_all). */
 #define BUS_CLOSE_WAIT_MS 1000
+/* Methods or topics with series of their own; the rest count as "other". */
+#define BUS_MX_KEYS 64
+/* Messages a PUB socket queues per subscriber while the connection is busy
+ * writing (nng's default is 16, and past it the oldest is dropped: a burst
+ * of events in one loop turn would lose all but the last 16). */
+#define BUS_PUB_SENDBUF 1024
 
 static const struct {
 	const char *name;
@@ -44,10 +51,32 @@ static const struct {
     {"ratings", 7131}, {"signaling", 7141},
 };
 
+/* The series of one method or topic (metrics.h): a count per outcome and
+ * a duration histogram, as the set it belongs to has them. */
+struct bus_mx {
+	char *key;
+	struct sc_metric *outcome[4]; /* see bus_outcomes */
+	struct sc_metric *duration;
+};
+
+enum { BUS_OK, BUS_ERROR, BUS_TIMEOUT, BUS_UNAVAILABLE };
+static const char *const bus_outcomes[] = {"ok", "error", "timeout",
+                                           "unavailable"};
+
+/* The series by method or topic: up to BUS_MX_KEYS keys, then "other". */
+struct bus_mx_set {
+	struct sc_metric_family *count, *duration; /* duration may be NULL */
+	size_t noutcomes;                          /* 0: count has no outcome */
+	struct bus_mx **v;
+	size_t n;
+	struct bus_mx *other;
+};
+
 struct bus_handler {
 	const char *method; /* borrowed, a literal */
 	sc_bus_handler_fn fn;
 	void *arg;
+	struct bus_mx *mx; /* its served series, or NULL */
 };
 
 /* One REP context: receives a request, waits for its reply, sends it. */
@@ -67,6 +96,8 @@ struct sc_bus_req {
 	const char *method; /* borrowed from root, or "" */
 	char *request_id;
 	nng_time started;
+	struct bus_mx *mx; /* served series, or NULL */
+	struct timespec t0;
 };
 
 /* A REQ socket dialed to one service. */
@@ -99,6 +130,8 @@ struct bus_call {
 	nng_msg *reply;
 	int err; /* decided on the loop thread before sending */
 	char *message;
+	struct bus_mx *mx; /* sent series, or NULL */
+	struct timespec t0;
 };
 
 struct bus_sub_entry {
@@ -147,6 +180,12 @@ struct sc_bus {
 	struct bus_call *calls;   /* in flight */
 	struct sc_bus_req *reqs;  /* handed to handlers, not yet answered */
 	json_object *reply_error; /* during a reply callback, see bus.h */
+
+	/* metrics.h: borrowed registry, or NULL */
+	struct sc_metrics *metrics;
+	struct bus_mx_set sent, served, published, received;
+	struct bus_mx *served_unknown;
+	struct sc_metric_family *f_peer;
 };
 
 /* ---- helpers -------------------------------------------------------- */
@@ -253,6 +292,139 @@ bus_elapsed_ms(nng_time since)
 {
 	nng_time now = nng_clock();
 	return now > since ? (int)(now - since) : 0;
+}
+
+/* ---- metrics ------------------------------------------------------- */
+
+static double
+bus_secs_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) +
+	       (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static struct bus_mx *
+bus_mx_new(struct bus_mx_set *set, const char *key)
+{
+	struct bus_mx *mx = sc_calloc(1, sizeof *mx);
+
+	mx->key = sc_strdup(key);
+	if (set->noutcomes == 0) {
+		mx->outcome[0] =
+		    sc_metric_series(set->count, (const char *const[]){key});
+	}
+	for (size_t i = 0; i < set->noutcomes; i++) {
+		mx->outcome[i] = sc_metric_series(
+		    set->count, (const char *const[]){key, bus_outcomes[i]});
+	}
+	mx->duration =
+	    sc_metric_series(set->duration, (const char *const[]){key});
+	return mx;
+}
+
+/* The series of `key` in set (created on first use, on the loop thread),
+ * or NULL without metrics. */
+static struct bus_mx *
+bus_mx_get(struct bus_mx_set *set, const char *key)
+{
+	if (set->count == NULL) {
+		return NULL;
+	}
+	for (size_t i = 0; i < set->n; i++) {
+		if (strcmp(set->v[i]->key, key) == 0) {
+			return set->v[i];
+		}
+	}
+	if (set->n == BUS_MX_KEYS) {
+		if (set->other == NULL) {
+			set->other = bus_mx_new(set, "other");
+		}
+		return set->other;
+	}
+	set->v = sc_realloc(set->v, (set->n + 1) * sizeof *set->v);
+	set->v[set->n] = bus_mx_new(set, key);
+	return set->v[set->n++];
+}
+
+static void
+bus_mx_set_release(struct bus_mx_set *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		free(set->v[i]->key);
+		free(set->v[i]);
+	}
+	free(set->v);
+	if (set->other != NULL) {
+		free(set->other->key);
+		free(set->other);
+	}
+}
+
+static void
+bus_collect_cb(struct sc_metrics *m, void *arg)
+{
+	struct sc_bus *bus = arg;
+	(void)m;
+
+	for (struct bus_peer *p = bus->peers; p != NULL; p = p->next) {
+		sc_metric_set(
+		    sc_metric_series(bus->f_peer,
+		                     (const char *const[]){p->service, "REQ"}),
+		    p->pipes != NULL && atomic_load(p->pipes) > 0);
+	}
+	for (struct bus_sub *s = bus->subs; s != NULL; s = s->next) {
+		sc_metric_set(
+		    sc_metric_series(bus->f_peer,
+		                     (const char *const[]){s->service, "PUB"}),
+		    s->pipes != NULL && atomic_load(s->pipes) > 0);
+	}
+}
+
+void
+sc_bus_set_metrics(struct sc_bus *bus, struct sc_metrics *m)
+{
+	if (m == NULL || bus->metrics != NULL) {
+		return;
+	}
+	bus->metrics = m;
+	bus->sent.count = sc_metrics_counter(
+	    m, "spotlight_bus_requests_sent_total",
+	    "Bus requests sent, by method and outcome.", "method,outcome");
+	bus->sent.duration = sc_metrics_histogram(
+	    m, "spotlight_bus_request_duration_seconds",
+	    "Time from sending a bus request to its outcome, by method.",
+	    "method", NULL, 0);
+	bus->sent.noutcomes = 4;
+	bus->served.count = sc_metrics_counter(
+	    m, "spotlight_bus_requests_served_total",
+	    "Bus requests answered, by method and outcome.", "method,outcome");
+	bus->served.duration = sc_metrics_histogram(
+	    m, "spotlight_bus_serve_duration_seconds",
+	    "Time from a bus request's arrival to its reply, by method.",
+	    "method", NULL, 0);
+	bus->served.noutcomes = 2;
+	bus->published.count =
+	    sc_metrics_counter(m, "spotlight_bus_events_published_total",
+	                       "Bus events published, by topic.", "topic");
+	bus->received.count = sc_metrics_counter(
+	    m, "spotlight_bus_events_received_total",
+	    "Bus events received from the publishers subscribed to, by "
+	    "topic.",
+	    "topic");
+	bus->f_peer = sc_metrics_gauge(
+	    m, "spotlight_bus_peer_connected",
+	    "1 when the socket dialed to a service's REQ or PUB endpoint has "
+	    "a connection.",
+	    "service,kind");
+	sc_metrics_collector(m, bus_collect_cb, bus);
+	bus->served_unknown = bus_mx_get(&bus->served, "unknown");
+	for (size_t i = 0; i < bus->nhandlers; i++) {
+		bus->handlers[i].mx =
+		    bus_mx_get(&bus->served, bus->handlers[i].method);
+	}
 }
 
 /* ---- addresses ------------------------------------------------------ */
@@ -548,6 +720,11 @@ sc_bus_free(struct sc_bus *bus)
 		free(s);
 	}
 	free(bus->handlers);
+	sc_metrics_collector_remove(bus->metrics, bus_collect_cb, bus);
+	bus_mx_set_release(&bus->sent);
+	bus_mx_set_release(&bus->served);
+	bus_mx_set_release(&bus->published);
+	bus_mx_set_release(&bus->received);
 	free(bus);
 }
 
@@ -585,6 +762,7 @@ sc_bus_handle(struct sc_bus *bus, const char *method, sc_bus_handler_fn fn,
 	bus->handlers[bus->nhandlers].method = method;
 	bus->handlers[bus->nhandlers].fn = fn;
 	bus->handlers[bus->nhandlers].arg = arg;
+	bus->handlers[bus->nhandlers].mx = bus_mx_get(&bus->served, method);
 	bus->nhandlers++;
 }
 
@@ -642,6 +820,11 @@ bus_req_answer(struct sc_bus_req *req, json_object *root, int err)
 		nng_ctx_send(slot->ctx, slot->aio);
 	}
 	json_object_put(root);
+	if (req->mx != NULL) {
+		sc_metric_inc(
+		    req->mx->outcome[err == SC_OK ? BUS_OK : BUS_ERROR]);
+		sc_metric_observe(req->mx->duration, bus_secs_since(&req->t0));
+	}
 	if (sc_log_enabled(SC_LOG_DEBUG)) {
 		json_object *f = json_object_new_object();
 		json_object_object_add(f, "method",
@@ -743,6 +926,10 @@ slot_request_cb(void *arg)
 	req->slot = slot;
 	req->started = nng_clock();
 	req->method = "";
+	if (bus->metrics != NULL) {
+		clock_gettime(CLOCK_MONOTONIC, &req->t0);
+		req->mx = bus->served_unknown;
+	}
 	req->root = bus_parse(nng_msg_body(msg), nng_msg_len(msg), &why);
 	nng_msg_free(msg);
 	req->next = bus->reqs;
@@ -791,6 +978,9 @@ slot_request_cb(void *arg)
 	}
 	for (size_t i = 0; i < bus->nhandlers; i++) {
 		if (strcmp(bus->handlers[i].method, req->method) == 0) {
+			if (bus->handlers[i].mx != NULL) {
+				req->mx = bus->handlers[i].mx;
+			}
 			bus->handlers[i].fn(req, data, bus->handlers[i].arg);
 			return;
 		}
@@ -800,14 +990,30 @@ slot_request_cb(void *arg)
 	free(m);
 }
 
+/* "SC_BUS_<SERVICE>_<KIND>", the variable an address comes from, for the
+ * messages of a failed listen (a bad address is a configuration error). */
+static void
+bus_var(const char *service, const char *kind, char *out, size_t len)
+{
+	size_t n = (size_t)snprintf(out, len, "SC_BUS_");
+
+	for (; *service != '\0' && n + 1 < len; service++) {
+		out[n++] = (char)toupper((unsigned char)*service);
+	}
+	out[n < len ? n : len - 1] = '\0';
+	snprintf(out + strlen(out), len - strlen(out), "_%s", kind);
+}
+
 static int
 bus_listen_rep(struct sc_bus *bus, const char *url)
 {
+	char var[96];
 	int rv;
 	size_t i;
 
+	bus_var(bus->service, "REQ", var, sizeof var);
 	if ((rv = nng_rep0_open(&bus->rep)) != 0) {
-		sc_log_error(NULL, "cannot listen on '%s': %s", url,
+		sc_log_error(NULL, "cannot listen on '%s' (%s): %s", url, var,
 		             nng_strerror(rv));
 		return SC_EUNAVAIL;
 	}
@@ -830,7 +1036,8 @@ bus_listen_rep(struct sc_bus *bus, const char *url)
 	bus->rep_open = true;
 	return SC_OK;
 err:
-	sc_log_error(NULL, "cannot listen on '%s': %s", url, nng_strerror(rv));
+	sc_log_error(NULL, "cannot listen on '%s' (%s): %s", url, var,
+	             nng_strerror(rv));
 	nng_close(bus->rep);
 	for (i = 0; i < bus->nslots; i++) {
 		nng_aio_free(bus->slots[i].aio);
@@ -844,8 +1051,10 @@ err:
 int
 sc_bus_listen(struct sc_bus *bus, const char *rep_url, const char *pub_url)
 {
+	char var[96];
 	int rv;
 
+	bus_var(bus->service, "PUB", var, sizeof var);
 	if ((rep_url != NULL && bus->rep_open) ||
 	    (pub_url != NULL && bus->pub_open)) {
 		sc_log_error(NULL,
@@ -857,13 +1066,18 @@ sc_bus_listen(struct sc_bus *bus, const char *rep_url, const char *pub_url)
 	/* PUB first: it has no aio, so it unwinds simply if REP fails. */
 	if (pub_url != NULL) {
 		if ((rv = nng_pub0_open(&bus->pub)) != 0) {
-			sc_log_error(NULL, "cannot listen on '%s': %s", pub_url,
-			             nng_strerror(rv));
+			sc_log_error(NULL, "cannot listen on '%s' (%s): %s",
+			             pub_url, var, nng_strerror(rv));
 			return SC_EUNAVAIL;
 		}
+		if ((rv = nng_socket_set_int(bus->pub, NNG_OPT_SENDBUF,
+		                             BUS_PUB_SENDBUF)) != 0) {
+			sc_log_warn(NULL, "cannot size the queue of '%s': %s",
+			            pub_url, nng_strerror(rv));
+		}
 		if ((rv = nng_listen(bus->pub, pub_url, NULL, 0)) != 0) {
-			sc_log_error(NULL, "cannot listen on '%s': %s", pub_url,
-			             nng_strerror(rv));
+			sc_log_error(NULL, "cannot listen on '%s' (%s): %s",
+			             pub_url, var, nng_strerror(rv));
 			nng_close(bus->pub);
 			return SC_EUNAVAIL;
 		}
@@ -1027,6 +1241,10 @@ sc_bus_call(struct sc_bus *bus, const char *method, json_object *data,
 	c->timeout_ms = timeout_ms > 0 ? timeout_ms : bus->timeout_ms;
 	c->started = nng_clock();
 	c->deadline = c->started + (nng_time)c->timeout_ms;
+	if (bus->metrics != NULL) {
+		clock_gettime(CLOCK_MONOTONIC, &c->t0);
+		c->mx = bus_mx_get(&bus->sent, method);
+	}
 	c->next = bus->calls;
 	if (bus->calls != NULL) {
 		bus->calls->prev = c;
@@ -1211,6 +1429,17 @@ call_finish(struct bus_call *c)
 		              "bus call answered");
 	}
 
+	if (c->mx != NULL) {
+		/* A reply came (error or garbage) when nothing failed first. */
+		bool replied = c->err == SC_OK && !bus->closing && c->rv == 0;
+		int o = err == SC_OK          ? BUS_OK
+		        : replied             ? BUS_ERROR
+		        : err == SC_ETIMEDOUT ? BUS_TIMEOUT
+		                              : BUS_UNAVAILABLE;
+		sc_metric_inc(c->mx->outcome[o]);
+		sc_metric_observe(c->mx->duration, bus_secs_since(&c->t0));
+	}
+
 	/* A remote error as received, for sc_bus_reply_error_object. */
 	json_object *remote = NULL;
 	if (root != NULL && err != SC_OK && err != SC_EBUS) {
@@ -1275,6 +1504,9 @@ sc_bus_publish(struct sc_bus *bus, const char *topic, json_object *data,
 	}
 	sc_log_debug(rid, "bus event '%s' published", topic);
 	free(rid);
+	if (bus->metrics != NULL) {
+		sc_metric_inc(bus_mx_get(&bus->published, topic)->outcome[0]);
+	}
 	return SC_OK;
 }
 
@@ -1318,6 +1550,10 @@ sub_event_cb(void *arg)
 		json_object_object_add(root, "data", data);
 	}
 	rid = bus_get_string(root, "requestId");
+	if (sub->bus->metrics != NULL) {
+		sc_metric_inc(
+		    bus_mx_get(&sub->bus->received, topic)->outcome[0]);
+	}
 	for (struct bus_sub_entry *e = sub->entries; e != NULL; e = e->next) {
 		if (strncmp(topic, e->prefix, strlen(e->prefix)) == 0) {
 			e->cb(topic, data, rid, e->arg);
@@ -1350,22 +1586,24 @@ sub_aio_cb(void *arg)
 }
 
 static struct bus_sub *
-bus_sub_get(struct sc_bus *bus, const char *service)
+bus_sub_find(struct sc_bus *bus, const char *key)
 {
-	struct bus_sub *s;
-	char *url;
-	int rv;
-
-	for (s = bus->subs; s != NULL; s = s->next) {
-		if (strcmp(s->service, service) == 0) {
+	for (struct bus_sub *s = bus->subs; s != NULL; s = s->next) {
+		if (strcmp(s->service, key) == 0) {
 			return s;
 		}
 	}
-	if ((url = sc_bus_addr(service, "PUB")) == NULL) {
-		sc_log_error(NULL, "cannot subscribe to '%s': unknown service",
-		             service);
-		return NULL;
-	}
+	return NULL;
+}
+
+/* A SUB socket named `key` (a service, or the address itself) dialed to
+ * url (takes ownership). NULL when it cannot be opened (logged). */
+static struct bus_sub *
+bus_sub_open(struct sc_bus *bus, const char *key, char *url)
+{
+	struct bus_sub *s;
+	int rv;
+
 	s = sc_calloc(1, sizeof *s);
 	s->bus = bus;
 	s->pipes = bus_pipes_new();
@@ -1381,7 +1619,7 @@ bus_sub_get(struct sc_bus *bus, const char *service)
 		nng_aio_free(s->aio);
 		goto err;
 	}
-	s->service = sc_strdup(service);
+	s->service = sc_strdup(key);
 	s->url = url;
 	s->next = bus->subs;
 	bus->subs = s;
@@ -1395,21 +1633,35 @@ err:
 	return NULL;
 }
 
-int
-sc_bus_subscribe(struct sc_bus *bus, const char *service, const char *prefix,
-                 sc_bus_event_cb cb, void *arg)
+static struct bus_sub *
+bus_sub_get(struct sc_bus *bus, const char *service)
 {
 	struct bus_sub *s;
+	char *url;
+
+	if ((s = bus_sub_find(bus, service)) != NULL) {
+		return s;
+	}
+	if ((url = sc_bus_addr(service, "PUB")) == NULL) {
+		sc_log_error(NULL, "cannot subscribe to '%s': unknown service",
+		             service);
+		return NULL;
+	}
+	return bus_sub_open(bus, service, url);
+}
+
+/* Add a prefix and its callback to s. */
+static int
+bus_sub_add(struct bus_sub *s, const char *prefix, sc_bus_event_cb cb,
+            void *arg)
+{
 	struct bus_sub_entry *e;
 	int rv;
 
-	if (bus->closing || (s = bus_sub_get(bus, service)) == NULL) {
-		return SC_EUNAVAIL;
-	}
 	if ((rv = nng_socket_set(s->sock, NNG_OPT_SUB_SUBSCRIBE, prefix,
 	                         strlen(prefix))) != 0) {
 		sc_log_error(NULL, "cannot subscribe to '%s' on '%s': %s",
-		             prefix, service, nng_strerror(rv));
+		             prefix, s->service, nng_strerror(rv));
 		return SC_EUNAVAIL;
 	}
 	e = sc_calloc(1, sizeof *e);
@@ -1423,6 +1675,36 @@ sc_bus_subscribe(struct sc_bus *bus, const char *service, const char *prefix,
 	}
 	s->last = e;
 	return SC_OK;
+}
+
+int
+sc_bus_subscribe(struct sc_bus *bus, const char *service, const char *prefix,
+                 sc_bus_event_cb cb, void *arg)
+{
+	struct bus_sub *s;
+
+	if (bus->closing || (s = bus_sub_get(bus, service)) == NULL) {
+		return SC_EUNAVAIL;
+	}
+	return bus_sub_add(s, prefix, cb, arg);
+}
+
+int
+sc_bus_subscribe_addr(struct sc_bus *bus, const char *url, const char *prefix,
+                      sc_bus_event_cb cb, void *arg)
+{
+	struct bus_sub *s;
+
+	if (bus->closing || url == NULL || strstr(url, "://") == NULL) {
+		sc_log_error(NULL, "cannot subscribe to '%s': not an address",
+		             url != NULL ? url : "");
+		return SC_EUNAVAIL;
+	}
+	if ((s = bus_sub_find(bus, url)) == NULL &&
+	    (s = bus_sub_open(bus, url, sc_strdup(url))) == NULL) {
+		return SC_EUNAVAIL;
+	}
+	return bus_sub_add(s, prefix, cb, arg);
 }
 
 bool

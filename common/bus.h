@@ -10,7 +10,9 @@
  *
  * Publish/subscribe: each daemon binds one PUB socket; subscribers dial the
  * publishers they care about and subscribe by topic prefix. Best effort:
- * consumers must be able to re-read state.
+ * consumers must be able to re-read state. A PUB socket queues up to 1024
+ * messages per subscriber while its connection is busy (then drops the
+ * oldest).
  *
  * Wire format (documented in proto/README.md), JSON in every message:
  *   request  {"v":1,"method":"auth.users.get","requestId":"...","data":{...}}
@@ -137,13 +139,43 @@ typedef void (*sc_bus_event_cb)(const char *topic, json_object *data,
 int sc_bus_subscribe(struct sc_bus *bus, const char *service,
                      const char *prefix, sc_bus_event_cb cb, void *arg);
 
+/* The same for a publisher named by its address rather than by a service
+ * (url borrowed; e.g. "tcp://10.0.0.7:7142"): for several instances of one
+ * service, each on its own PUB address, which one environment variable per
+ * service cannot name (signaling's SC_SIGNALING_PEERS). One SUB socket per
+ * address, dialed on first use and redialed by nng; sc_bus_connected(bus,
+ * url, "PUB") says whether it is connected. SC_OK or SC_EUNAVAIL (logged:
+ * not an address, or it cannot be dialed). */
+int sc_bus_subscribe_addr(struct sc_bus *bus, const char *url,
+                          const char *prefix, sc_bus_event_cb cb, void *arg);
+
+/* ---- metrics -------------------------------------------------------- */
+
+/* Count the bus's traffic in m (metrics.h): requests sent per method
+ * (spotlight_bus_requests_sent_total{method,outcome}: ok, error when the
+ * peer answered an error or garbage, timeout, unavailable when there was
+ * no connection or the bus was closing; with
+ * spotlight_bus_request_duration_seconds{method}), requests served per
+ * registered method (spotlight_bus_requests_served_total{method,outcome}:
+ * ok or error; spotlight_bus_serve_duration_seconds{method}: from arrival
+ * to reply), events per topic (spotlight_bus_events_published_total,
+ * spotlight_bus_events_received_total) and whether each peer dialed is
+ * connected (spotlight_bus_peer_connected{service,kind}; service is the
+ * address for a subscription made by address). A method or
+ * topic past the first 64 counts as "other"; a request for a method with
+ * no handler, or unreadable, as "unknown". m borrowed: free it after the
+ * bus. */
+struct sc_metrics;
+void sc_bus_set_metrics(struct sc_bus *bus, struct sc_metrics *m);
+
 /* True when the REP socket is listening (for /ready). */
 bool sc_bus_ready(struct sc_bus *bus);
 
 /* True when this bus has a live connection to `service`'s endpoint `kind`:
  * "REQ" for the socket sc_bus_call dialed, "PUB" for the one
- * sc_bus_subscribe dialed. False when never dialed. (A subscriber can wait
- * for this before relying on events; `scbus sub` logs it.) */
+ * sc_bus_subscribe dialed (or, with the address as `service`, the one
+ * sc_bus_subscribe_addr dialed). False when never dialed. (A subscriber can
+ * wait for this before relying on events; `scbus sub` logs it.) */
 bool sc_bus_connected(struct sc_bus *bus, const char *service,
                       const char *kind);
 

@@ -742,6 +742,123 @@ START_TEST(subscribing_to_an_unknown_service_is_unavailable)
 }
 END_TEST
 
+/* Counts events and remembers the last one's data.n. */
+struct tally {
+	int count;
+	int last_n;
+	char *last_from;
+};
+
+static void
+tally_cb(const char *topic, json_object *data, const char *request_id,
+         void *arg)
+{
+	struct tally *t = arg;
+	json_object *v;
+	(void)topic;
+	(void)request_id;
+
+	t->count++;
+	t->last_n = jint(data, "n");
+	if (json_object_object_get_ex(data, "from", &v)) {
+		free(t->last_from);
+		t->last_from = sc_strdup(json_object_get_string(v));
+	}
+}
+
+/* Publish {"from": from, "n": -1} on b until t has heard one (the SUB
+ * socket connects in the background). */
+static void
+publish_until_heard(struct sc_bus *b, const char *from, struct tally *t)
+{
+	int before = t->count;
+
+	for (long end = now_ms() + 5000;
+	     t->count == before && now_ms() < end;) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "from", json_object_new_string(from));
+		json_object_object_add(d, "n", json_object_new_int(-1));
+		ck_assert_int_eq(sc_bus_publish(b, "peer.hello", d, NULL),
+		                 SC_OK);
+		run_until(&t->count, before + 1, 20);
+	}
+	ck_assert_int_gt(t->count, before);
+}
+
+START_TEST(subscribing_by_address_hears_several_publishers_of_one_service)
+{
+	struct sc_bus *p1 = sc_bus_new(fx.base, "signaling");
+	struct sc_bus *p2 = sc_bus_new(fx.base, "signaling");
+	char *u1 = dir_url("sig-1-pub"), *u2 = dir_url("sig-2-pub");
+	struct tally t = {0}, other = {0};
+
+	ck_assert_int_eq(sc_bus_listen(p1, NULL, u1), SC_OK);
+	ck_assert_int_eq(sc_bus_listen(p2, NULL, u2), SC_OK);
+	ck_assert(!sc_bus_connected(fx.cli, u1, "PUB"));
+	ck_assert_int_eq(
+	    sc_bus_subscribe_addr(fx.cli, u1, "peer.", tally_cb, &t), SC_OK);
+	ck_assert_int_eq(
+	    sc_bus_subscribe_addr(fx.cli, u2, "peer.", tally_cb, &t), SC_OK);
+	/* a second prefix on the same address shares its socket */
+	ck_assert_int_eq(
+	    sc_bus_subscribe_addr(fx.cli, u2, "other.", tally_cb, &other),
+	    SC_OK);
+
+	publish_until_heard(p1, "one", &t);
+	ck_assert_str_eq(t.last_from, "one");
+	publish_until_heard(p2, "two", &t);
+	ck_assert_str_eq(t.last_from, "two");
+	ck_assert(sc_bus_connected(fx.cli, u1, "PUB"));
+	ck_assert(sc_bus_connected(fx.cli, u2, "PUB"));
+	ck_assert_int_eq(other.count, 0);
+	ck_assert_int_eq(sc_bus_publish(p2, "other.thing", NULL, NULL), SC_OK);
+	run_until(&other.count, 1, 2000);
+	ck_assert_int_eq(other.count, 1);
+
+	/* not an address */
+	ck_assert_int_eq(
+	    sc_bus_subscribe_addr(fx.cli, "signaling", "", tally_cb, &t),
+	    SC_EUNAVAIL);
+	ck_assert_int_eq(sc_bus_subscribe_addr(fx.cli, NULL, "", tally_cb, &t),
+	                 SC_EUNAVAIL);
+	sc_bus_free(p1);
+	sc_bus_free(p2);
+	free(u1);
+	free(u2);
+	free(t.last_from);
+	free(other.last_from);
+}
+END_TEST
+
+START_TEST(a_burst_published_in_one_loop_turn_arrives_whole)
+{
+	struct tally t = {0};
+	enum { BURST = 500 };
+
+	ck_assert_int_eq(
+	    sc_bus_subscribe(fx.cli, "auth", "peer.", tally_cb, &t), SC_OK);
+	publish_until_heard(fx.srv, "auth", &t);
+	t.count = 0;
+	/* nng's default queue (16 per subscriber) would keep the last 16 */
+	for (int i = 0; i < BURST; i++) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "n", json_object_new_int(i));
+		json_object_object_add(
+		    d, "pad",
+		    json_object_new_string_len(
+		        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+		        92));
+		ck_assert_int_eq(sc_bus_publish(fx.srv, "peer.burst", d, NULL),
+		                 SC_OK);
+	}
+	run_until(&t.count, BURST, 5000);
+	ck_assert_int_eq(t.count, BURST);
+	ck_assert_int_eq(t.last_n, BURST - 1);
+	free(t.last_from);
+}
+END_TEST
+
 /* ---- addresses and readiness ---------------------------------------- */
 
 START_TEST(addresses_default_per_service_and_follow_the_environment)
@@ -820,6 +937,9 @@ bus_suite(void)
 	tcase_add_test(tc, published_event_reaches_matching_subscribers_only);
 	tcase_add_test(tc, publish_needs_a_pub_socket_and_a_good_topic);
 	tcase_add_test(tc, subscribing_to_an_unknown_service_is_unavailable);
+	tcase_add_test(
+	    tc, subscribing_by_address_hears_several_publishers_of_one_service);
+	tcase_add_test(tc, a_burst_published_in_one_loop_turn_arrives_whole);
 	tcase_add_test(
 	    tc, addresses_default_per_service_and_follow_the_environment);
 	tcase_add_test(tc, ready_only_when_listening);

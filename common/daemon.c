@@ -10,6 +10,7 @@
 #include "error.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "profiles.h"
 #include "shutdown.h"
 #include "token.h"
@@ -18,7 +19,7 @@ int
 sc_daemon_open(struct sc_daemon *d, const char *service, const char *role,
                long default_port)
 {
-	long pool_size, profile_ttl;
+	long pool_size, profile_ttl, shutdown_ms;
 	char *key = NULL, url[128];
 	size_t key_len = 0;
 	int rc = SC_OK;
@@ -36,10 +37,17 @@ sc_daemon_open(struct sc_daemon *d, const char *service, const char *role,
 	                    &d->http_port);
 	rc |= sc_config_int("SC_DB_POOL_SIZE", 4, 1, 64, &pool_size);
 	rc |= sc_config_int("SC_PROFILE_CACHE_TTL", 30, 1, 3600, &profile_ttl);
+	/* Read again by sc_shutdown_new; checked here to fail before
+	 * listening. */
+	rc |= sc_config_int("SC_SHUTDOWN_TIMEOUT_MS", 5000, 0, 600000,
+	                    &shutdown_ms);
+	/* The log file last: what is wrong before it goes to the terminal. */
 	if (rc != SC_OK ||
 	    sc_config_file("SC_JWT_PUBLIC_KEY_FILE", "var/keys/jwt.pub", &key,
-	                   &key_len) != SC_OK) {
+	                   &key_len) != SC_OK ||
+	    sc_log_open() != SC_OK) {
 		sc_log_error(NULL, "configuration is invalid: not starting");
+		free(key);
 		return SC_EINVAL;
 	}
 
@@ -50,12 +58,21 @@ sc_daemon_open(struct sc_daemon *d, const char *service, const char *role,
 	}
 	d->verifier = sc_token_verifier_new(key, key_len, issuer, audience);
 	if (d->verifier == NULL) {
+		sc_log_error(NULL,
+		             "invalid SC_JWT_PUBLIC_KEY_FILE '%s': not an "
+		             "ES256 public key",
+		             sc_config_str("SC_JWT_PUBLIC_KEY_FILE",
+		                           "var/keys/jwt.pub"));
 		rc = SC_EINVAL;
 		goto out;
 	}
 	if ((d->db = sc_db_new(d->base, database_url, (int)pool_size)) ==
-	        NULL ||
-	    (d->bus = sc_bus_new(d->base, service)) == NULL ||
+	    NULL) {
+		sc_log_error(NULL, "invalid SC_DATABASE_URL: not starting");
+		rc = SC_EINVAL;
+		goto out;
+	}
+	if ((d->bus = sc_bus_new(d->base, service)) == NULL ||
 	    (d->profiles =
 	         sc_profiles_new(d->base, d->bus, (int)profile_ttl)) == NULL ||
 	    (d->http = sc_http_server_new(d->base, NULL)) == NULL) {
@@ -68,6 +85,8 @@ sc_daemon_open(struct sc_daemon *d, const char *service, const char *role,
 	d->health.db = d->db;
 	d->health.bus = d->bus;
 	sc_health_routes(d->http, &d->health);
+	d->metrics = sc_metrics_new();
+	sc_metrics_wire(d->metrics, service, d->http, d->bus, d->db);
 out:
 	free(key);
 	return rc;
@@ -115,4 +134,5 @@ sc_daemon_close(struct sc_daemon *d)
 	if (d->base != NULL) {
 		event_base_free(d->base);
 	}
+	sc_metrics_free(d->metrics);
 }

@@ -1,16 +1,18 @@
 /* daemon.h: the skeleton the domain daemons' main() share (STYLE.md):
  * configuration -> event base -> token verifier, database, bus, profile
- * cache -> HTTP with /health and /ready -> SIGTERM/SIGINT -> loop -> free
- * in reverse. A daemon embeds a struct sc_daemon in its context, opens it,
- * registers its bus handlers and HTTP routes on d->bus and d->http, then
- * runs it; close always, also after a failed open.
+ * cache -> HTTP with /health, /ready and /metrics -> SIGTERM/SIGINT (and
+ * SIGHUP: reopen the log file) -> loop -> free in reverse. A daemon embeds a
+ * struct sc_daemon in its context, opens it, registers its bus handlers and
+ * HTTP routes on d->bus and d->http, then runs it; close always, also after a
+ * failed open.
  *
  * Configuration read here (every daemon the same): SC_HTTP_ADDR
  * (127.0.0.1), SC_HTTP_PORT (the daemon's default), SC_DATABASE_URL
  * (postgresql://sc_<role>@127.0.0.1:5432/spotlight), SC_DB_POOL_SIZE (4),
  * SC_PROFILE_CACHE_TTL (30 s), SC_JWT_PUBLIC_KEY_FILE (var/keys/jwt.pub),
- * SC_JWT_ISSUER and SC_JWT_AUDIENCE (spotlight.cam), and the bus addresses
- * (proto/README.md). */
+ * SC_JWT_ISSUER and SC_JWT_AUDIENCE (spotlight.cam), SC_LOG_LEVEL and
+ * SC_LOG_FILE (log.h), SC_SHUTDOWN_TIMEOUT_MS (shutdown.h), and the bus
+ * addresses (proto/README.md). */
 #ifndef SC_DAEMON_H
 #define SC_DAEMON_H
 
@@ -21,6 +23,7 @@
 struct sc_bus;
 struct sc_db;
 struct sc_http_server;
+struct sc_metrics;
 struct sc_profiles;
 struct sc_shutdown;
 struct sc_token_verifier;
@@ -34,8 +37,9 @@ struct sc_daemon {
 	struct sc_http_server *http;
 	struct sc_health health;
 	struct sc_shutdown *shutdown;
-	const char *service;   /* borrowed, a literal */
-	const char *http_addr; /* borrowed from the environment */
+	struct sc_metrics *metrics; /* GET /metrics (metrics.h); freed last */
+	const char *service;        /* borrowed, a literal */
+	const char *http_addr;      /* borrowed from the environment */
 	long http_port;
 };
 

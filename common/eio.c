@@ -22,8 +22,9 @@
 #include "validate.h"
 #include "ws.h"
 
-#define SID_BYTES 15
-#define SID_LEN   20 /* base64url of SID_BYTES */
+#define SID_BYTES      15
+#define SID_LEN        20 /* base64url of SID_BYTES */
+#define SID_PREFIX_MAX 16 /* sc_eio_opts.sid_prefix */
 
 /* The protocol's error codes (engine.io Server.errors). */
 enum {
@@ -56,7 +57,7 @@ struct qpkt {
 
 struct sc_eio_socket {
 	struct sc_eio_server *srv;
-	char sid[SID_LEN + 1];
+	char sid[SID_PREFIX_MAX + SID_LEN + 1];
 	char peer[64];
 	enum s_state state;
 	bool polling;       /* transport: polling, else websocket */
@@ -91,6 +92,7 @@ struct sc_eio_server {
 	int ping_interval_ms, ping_timeout_ms;
 	size_t max_payload, max_packets, max_sessions, max_buffered;
 	bool no_polling, no_websocket;
+	char sid_prefix[SID_PREFIX_MAX + 1];
 	struct sc_ws_opts ws_opts;
 	struct sc_eio_socket **table;
 	size_t nbuckets; /* a power of two */
@@ -99,6 +101,7 @@ struct sc_eio_server {
 	struct event *flush_ev, *reap_ev;
 	char *scratch; /* "4" + message, for WebSocket sends */
 	size_t scratch_cap;
+	uint64_t packets_in, packets_out; /* sc_eio_server_stats */
 };
 
 /* ---- the sid table ------------------------------------------------- */
@@ -430,6 +433,7 @@ send_raw(struct sc_eio_socket *s, bool binary, char type, const void *data,
 	if (s->state != S_OPEN) {
 		return SC_EAGAIN;
 	}
+	srv->packets_out++;
 	if (!s->polling && s->ws != NULL) {
 		if (binary || type == 0) {
 			return sc_ws_send(s->ws, binary, data, len);
@@ -553,6 +557,7 @@ on_packet(struct sc_eio_socket *s, const struct sc_eio_packet *p)
 {
 	struct sc_eio_server *srv = s->srv;
 
+	srv->packets_in++;
 	switch (p->type) {
 	case SC_EIO_PONG:
 		on_pong(s);
@@ -758,15 +763,19 @@ poll_post(struct sc_eio_socket *s, struct eio_conn *c)
 	eio_conn_reply(c, 200, "text/html", "ok", 2, NULL, 0);
 }
 
+/* The server's prefix, then 15 random bytes in base64url. */
 static void
-make_sid(char *out)
+make_sid(char *out, const char *prefix)
 {
 	unsigned char raw[SID_BYTES];
+	size_t n = strlen(prefix);
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1) {
 		sc_log_error(NULL, "cannot make a session id: no randomness");
 		abort();
 	}
+	memcpy(out, prefix, n);
+	out += n;
 	sc_eio_base64_encode(raw, sizeof(raw), out);
 	for (int i = 0; i < SID_LEN; i++) {
 		out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
@@ -798,7 +807,7 @@ session_new(struct sc_eio_server *srv, struct eio_conn *c, bool polling)
 		sc_oom();
 	}
 	do {
-		make_sid(s->sid);
+		make_sid(s->sid, srv->sid_prefix);
 	} while (table_find(srv, s->sid) != NULL);
 	table_add(srv, s);
 	evtimer_add(s->hb, &srv->ping_interval);
@@ -1002,6 +1011,20 @@ sc_eio_server_new(struct sc_eio_listener *l, const struct sc_eio_opts *opts,
 	    opts->max_buffered > 0 ? opts->max_buffered : 4 * 1024 * 1024;
 	srv->no_polling = opts->no_polling;
 	srv->no_websocket = opts->no_websocket;
+	if (opts->sid_prefix != NULL &&
+	    strlen(opts->sid_prefix) <= SID_PREFIX_MAX &&
+	    strspn(opts->sid_prefix,
+	           "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	           "abcdefghijklmnopqrstuvwxyz0123456789._-") ==
+	        strlen(opts->sid_prefix)) {
+		snprintf(srv->sid_prefix, sizeof(srv->sid_prefix), "%s",
+		         opts->sid_prefix);
+	} else if (opts->sid_prefix != NULL) {
+		sc_log_error(NULL,
+		             "session id prefix '%.32s' ignored: at most "
+		             "16 of [A-Za-z0-9._-]",
+		             opts->sid_prefix);
+	}
 	/* a message plus its type digit */
 	srv->ws_opts.max_message = srv->max_payload + 1;
 	srv->ws_opts.max_output = srv->max_buffered;
@@ -1057,6 +1080,24 @@ size_t
 sc_eio_server_count(const struct sc_eio_server *srv)
 {
 	return srv->count;
+}
+
+void
+sc_eio_server_stats(const struct sc_eio_server *srv, struct sc_eio_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	for (size_t i = 0; i < srv->nbuckets; i++) {
+		for (const struct sc_eio_socket *s = srv->table[i]; s != NULL;
+		     s = s->hnext) {
+			if (s->polling) {
+				out->polling++;
+			} else {
+				out->websocket++;
+			}
+		}
+	}
+	out->packets_in = srv->packets_in;
+	out->packets_out = srv->packets_out;
 }
 
 const char *

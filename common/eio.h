@@ -29,6 +29,11 @@ struct sc_eio_opts {
 	                           is dropped as too slow (default 4 MiB) */
 	bool no_polling;        /* refuse the polling transport */
 	bool no_websocket;      /* refuse the WebSocket transport */
+	const char *sid_prefix; /* put in front of every session id (copied;
+	                           at most 16 of [A-Za-z0-9._-], else
+	                           ignored): lets a gateway send a session's
+	                           later requests to the instance that made
+	                           it (deploy/nginx). Default none. */
 };
 
 struct sc_eio_cbs {
@@ -60,6 +65,17 @@ void sc_eio_server_free(struct sc_eio_server *srv);
 
 /* Sessions open now. */
 size_t sc_eio_server_count(const struct sc_eio_server *srv);
+
+/* For metrics: sessions open now by transport (walks the session table:
+ * call it per scrape, not per message), and the packets received and sent
+ * since the start (messages, pings and pongs, closes; not the open
+ * packets, noops and upgrade probes). */
+struct sc_eio_stats {
+	size_t polling, websocket;
+	uint64_t packets_in, packets_out;
+};
+void sc_eio_server_stats(const struct sc_eio_server *srv,
+                         struct sc_eio_stats *out);
 
 /* Send a message (data copied). SC_OK; SC_EAGAIN when the session is
  * closing or has just been dropped (its on_close follows); SC_ETOOBIG past

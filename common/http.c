@@ -24,6 +24,7 @@
 #include "config.h"
 #include "error.h"
 #include "log.h"
+#include "metrics.h"
 #include "validate.h"
 
 #define HTTP_DEFAULT_MAX_BODY 65536
@@ -41,12 +42,19 @@
 	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | \
 	 EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH)
 
+/* A route's series (metrics.h), when the server has metrics. */
+struct http_route_mx {
+	struct sc_metric *codes[4]; /* 2xx, 3xx, 4xx, 5xx */
+	struct sc_metric *duration;
+};
+
 struct http_route {
 	int method;
 	const char *pattern; /* borrowed from the caller, a literal */
 	unsigned flags;
 	sc_http_handler_fn fn;
 	void *arg;
+	struct http_route_mx *mx; /* NULL without metrics */
 };
 
 struct http_kv {
@@ -82,6 +90,10 @@ struct sc_http_server {
 	size_t nlive;
 	/* Replies handed to libevent and not yet fully written. */
 	size_t nwriting;
+	/* metrics.h: borrowed registry and its families, or NULL. */
+	struct sc_metrics *metrics;
+	struct sc_metric_family *f_requests, *f_duration;
+	struct sc_metric *in_flight;
 };
 
 /* One per request; owns everything for it and goes with the reply. The
@@ -100,6 +112,7 @@ struct sc_http_req {
 	bool cookies_parsed;
 	json_object *json;
 	void *data;
+	const struct http_route_mx *mx; /* the route's series, or NULL */
 	struct timespec start;
 	char id[HTTP_ID_MAX + 1];
 	char ip[INET6_ADDRSTRLEN];
@@ -294,9 +307,10 @@ addr_equal(const struct http_addr *a, const struct http_addr *b)
 	return a->family == b->family && memcmp(a->bytes, b->bytes, n) == 0;
 }
 
-/* Parse "a, b, c" into srv->proxies. SC_OK or SC_EINVAL (logged). */
+/* Parse "a, b, c" into srv->proxies. SC_OK or SC_EINVAL (logged, naming
+ * `what`: where the list came from). */
 static int
-proxies_parse(struct sc_http_server *srv, const char *list)
+proxies_parse(struct sc_http_server *srv, const char *list, const char *what)
 {
 	const char *p = list;
 
@@ -329,9 +343,7 @@ proxies_parse(struct sc_http_server *srv, const char *list)
 	}
 	return SC_OK;
 bad:
-	sc_log_error(NULL,
-	             "invalid trusted proxies '%s': each must be an IP "
-	             "address",
+	sc_log_error(NULL, "invalid %s '%s': each must be an IP address", what,
 	             list);
 	return SC_EINVAL;
 }
@@ -578,7 +590,8 @@ req_new(struct sc_http_server *srv, struct evhttp_request *ev)
 /* ---- replies ------------------------------------------------------ */
 
 static void
-access_log(struct sc_http_req *req, int status, size_t bytes, bool gone)
+access_log(struct sc_http_req *req, int status, size_t bytes, bool gone,
+           double ms)
 {
 	enum sc_log_level level = SC_LOG_INFO;
 	json_object *f;
@@ -596,7 +609,6 @@ access_log(struct sc_http_req *req, int status, size_t bytes, bool gone)
 	json_object_object_add(f, "path", json_object_new_string(req->path));
 	json_object_object_add(f, "status", json_object_new_int(status));
 	/* Microsecond precision is plenty, and keeps the line short. */
-	double ms = ms_since(&req->start);
 	char ms_s[32];
 	snprintf(ms_s, sizeof ms_s, "%.3f", ms);
 	json_object_object_add(f, "durationMs",
@@ -611,6 +623,33 @@ access_log(struct sc_http_req *req, int status, size_t bytes, bool gone)
 	sc_log_fields(level, req->id, f, "request");
 }
 
+static int
+status_class(int status)
+{
+	int c = status / 100 - 2;
+	return c < 0 ? 0 : c > 3 ? 3 : c;
+}
+
+/* Count the reply in its route's series (or under "unmatched"). */
+static void
+http_count(struct sc_http_req *req, int status, double ms)
+{
+	struct sc_http_server *srv = req->srv;
+	static const char *const codes[] = {"2xx", "3xx", "4xx", "5xx"};
+	int c = status_class(status);
+
+	if (req->mx != NULL) {
+		sc_metric_inc(req->mx->codes[c]);
+		sc_metric_observe(req->mx->duration, ms / 1e3);
+		return;
+	}
+	/* Rare (404s, 405s): found by name each time; the method comes
+	 * from a fixed set, so the series stay few. */
+	sc_metric_inc(sc_metric_series(
+	    srv->f_requests, (const char *const[]){method_name(req->method),
+	                                           "unmatched", codes[c]}));
+}
+
 /* Send status and body (content_type NULL: no body) and free the request.
  * With the client gone, only log and free. */
 static void
@@ -619,6 +658,7 @@ reply_send(struct sc_http_req *req, int status, const char *content_type,
 {
 	struct evhttp_request *ev = req->ev;
 	size_t sent = 0;
+	double ms;
 
 	if (ev != NULL) {
 		struct evkeyvalq *out = evhttp_request_get_output_headers(ev);
@@ -665,7 +705,12 @@ reply_send(struct sc_http_req *req, int status, const char *content_type,
 		evhttp_send_reply(ev, status, reason_phrase(status), NULL);
 		req->ev = NULL;
 	}
-	access_log(req, status, sent, ev == NULL);
+	/* One clock read for the access log and the metrics. */
+	ms = ms_since(&req->start);
+	if (req->srv != NULL && req->srv->metrics != NULL) {
+		http_count(req, status, ms);
+	}
+	access_log(req, status, sent, ev == NULL, ms);
 	req_free(req);
 }
 
@@ -943,6 +988,7 @@ http_gen_cb(struct evhttp_request *ev, void *arg)
 		}
 		return;
 	}
+	req->mx = route->mx;
 	if ((route->flags & (SC_HTTP_JSON | SC_HTTP_JSON_OPTIONAL)) &&
 	    !req_read_json(req, route->flags)) {
 		return;
@@ -976,7 +1022,10 @@ sc_http_server_new(struct event_base *base, const struct sc_http_opts *opts)
 	proxies = opts != NULL && opts->trusted_proxies != NULL
 	              ? opts->trusted_proxies
 	              : sc_config_str("SC_TRUSTED_PROXIES", "127.0.0.1,::1");
-	if (proxies_parse(srv, proxies) != SC_OK) {
+	if (proxies_parse(srv, proxies,
+	                  opts != NULL && opts->trusted_proxies != NULL
+	                      ? "trusted proxies"
+	                      : "SC_TRUSTED_PROXIES") != SC_OK) {
 		goto err;
 	}
 	if ((srv->http = evhttp_new(base)) == NULL) {
@@ -1061,6 +1110,58 @@ sc_http_server_inflight(struct sc_http_server *srv)
 	return srv->nlive + srv->nwriting;
 }
 
+/* The series of route r (created in srv->metrics). */
+static struct http_route_mx *
+route_mx_new(struct sc_http_server *srv, const struct http_route *r)
+{
+	static const char *const codes[] = {"2xx", "3xx", "4xx", "5xx"};
+	struct http_route_mx *mx = sc_calloc(1, sizeof *mx);
+	const char *method = method_name(r->method);
+
+	for (size_t i = 0; i < 4; i++) {
+		mx->codes[i] = sc_metric_series(
+		    srv->f_requests,
+		    (const char *const[]){method, r->pattern, codes[i]});
+	}
+	mx->duration = sc_metric_series(
+	    srv->f_duration, (const char *const[]){method, r->pattern});
+	return mx;
+}
+
+static void
+http_collect_cb(struct sc_metrics *m, void *arg)
+{
+	struct sc_http_server *srv = arg;
+	(void)m;
+	sc_metric_set(srv->in_flight, (double)sc_http_server_inflight(srv));
+}
+
+void
+sc_http_server_set_metrics(struct sc_http_server *srv, struct sc_metrics *m)
+{
+	if (m == NULL || srv->metrics != NULL) {
+		return;
+	}
+	srv->metrics = m;
+	srv->f_requests = sc_metrics_counter(
+	    m, "spotlight_http_requests_total",
+	    "HTTP requests answered, by route pattern and status class.",
+	    "method,route,code");
+	srv->f_duration = sc_metrics_histogram(
+	    m, "spotlight_http_request_duration_seconds",
+	    "Time from a request's arrival to its reply, by route pattern.",
+	    "method,route", NULL, 0);
+	srv->in_flight = sc_metric_series(
+	    sc_metrics_gauge(m, "spotlight_http_requests_in_flight",
+	                     "HTTP requests with a handler or being written.",
+	                     NULL),
+	    NULL);
+	sc_metrics_collector(m, http_collect_cb, srv);
+	for (size_t i = 0; i < srv->nroutes; i++) {
+		srv->routes[i].mx = route_mx_new(srv, &srv->routes[i]);
+	}
+}
+
 void
 sc_http_route(struct sc_http_server *srv, int method, const char *pattern,
               unsigned flags, sc_http_handler_fn fn, void *arg)
@@ -1077,6 +1178,10 @@ sc_http_route(struct sc_http_server *srv, int method, const char *pattern,
 	    .fn = fn,
 	    .arg = arg,
 	};
+	if (srv->metrics != NULL) {
+		srv->routes[srv->nroutes - 1].mx =
+		    route_mx_new(srv, &srv->routes[srv->nroutes - 1]);
+	}
 }
 
 void
@@ -1110,7 +1215,11 @@ sc_http_server_free(struct sc_http_server *srv)
 		 * requests that go with them. */
 		evhttp_free(srv->http);
 	}
+	sc_metrics_collector_remove(srv->metrics, http_collect_cb, srv);
 	free(srv->socks);
+	for (size_t i = 0; i < srv->nroutes; i++) {
+		free(srv->routes[i].mx);
+	}
 	free(srv->routes);
 	free(srv->proxies);
 	free(srv);

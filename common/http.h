@@ -75,6 +75,18 @@ size_t sc_http_server_inflight(struct sc_http_server *srv);
 void sc_http_route(struct sc_http_server *srv, int method, const char *pattern,
                    unsigned flags, sc_http_handler_fn fn, void *arg);
 
+/* Count srv's replies in m (metrics.h): spotlight_http_requests_total
+ * {method,route,code} and spotlight_http_request_duration_seconds
+ * {method,route} (from the request's arrival to its reply) per route
+ * pattern, added before or after this call, and
+ * spotlight_http_requests_in_flight. Unrouted requests (404, 405, a bad
+ * path parameter) count under route "unmatched" with the request's
+ * method. m borrowed: free it after srv (requests replying after
+ * sc_http_server_free are not counted). */
+struct sc_metrics;
+void sc_http_server_set_metrics(struct sc_http_server *srv,
+                                struct sc_metrics *m);
+
 /* Stop accepting new connections (graceful shutdown); in-flight requests
  * may still reply. */
 void sc_http_server_close(struct sc_http_server *srv);

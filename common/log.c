@@ -1,16 +1,27 @@
-/* log.c: one JSON line per event on stderr. */
+/* log.c: one JSON line per event on stderr (which SC_LOG_FILE may point
+ * at a file, reopened on SIGHUP). */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "error.h"
 
 static const char *log_service = "spotlight";
 static enum sc_log_level log_min = SC_LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+/* SC_LOG_FILE once sc_log_open applied it (a copy), else NULL. */
+static char *log_file;
 
 void
 sc_log_init(const char *service)
@@ -24,6 +35,76 @@ sc_log_init(const char *service)
 			}
 		}
 	}
+}
+
+/* Point stderr at `path` (appending). 0, or -1 with errno. dup2 swaps
+ * the file under descriptor 2 in one step: a thread writing a line at
+ * that moment writes it whole to the old file or to the new one. */
+static int
+log_redirect(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	int saved;
+
+	if (fd < 0) {
+		return -1;
+	}
+	if (fd != STDERR_FILENO && dup2(fd, STDERR_FILENO) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (fd != STDERR_FILENO) {
+		close(fd);
+	}
+	return 0;
+}
+
+int
+sc_log_open(void)
+{
+	const char *lvl = sc_config_str("SC_LOG_LEVEL", NULL);
+	const char *path = sc_config_str("SC_LOG_FILE", NULL);
+	bool known = lvl == NULL;
+
+	for (int i = 0; i < 4 && !known; i++) {
+		known = strcasecmp(lvl, level_names[i]) == 0;
+	}
+	if (!known) {
+		sc_log_error(NULL,
+		             "invalid SC_LOG_LEVEL '%s': must be debug, info, "
+		             "warn or error",
+		             lvl);
+		return SC_EINVAL;
+	}
+	if (path == NULL) {
+		return SC_OK;
+	}
+	if (log_redirect(path) != 0) {
+		sc_log_error(NULL, "cannot open SC_LOG_FILE '%s': %s", path,
+		             strerror(errno));
+		return SC_EINVAL;
+	}
+	free(log_file);
+	log_file = sc_strdup(path);
+	return SC_OK;
+}
+
+int
+sc_log_reopen(void)
+{
+	if (log_file == NULL) {
+		sc_log_info(NULL, "sighup: nothing to reopen");
+		return SC_OK;
+	}
+	if (log_redirect(log_file) != 0) {
+		sc_log_error(NULL, "cannot reopen SC_LOG_FILE '%s': %s",
+		             log_file, strerror(errno));
+		return SC_EINVAL;
+	}
+	sc_log_info(NULL, "sighup: reopened '%s'", log_file);
+	return SC_OK;
 }
 
 int

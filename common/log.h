@@ -14,6 +14,20 @@ enum sc_log_level { SC_LOG_DEBUG, SC_LOG_INFO, SC_LOG_WARN, SC_LOG_ERROR };
  * warn, error; default info). `service` is borrowed for the process's life. */
 void sc_log_init(const char *service);
 
+/* Check SC_LOG_LEVEL and apply SC_LOG_FILE, for a daemon at start-up
+ * (after sc_log_init). With SC_LOG_FILE set, stderr is reopened onto that
+ * file (appending; created 0640): every line, and anything a library
+ * writes to stderr, goes there. SC_OK, or SC_EINVAL after logging what is
+ * wrong (a level not among the four, a file that cannot be opened). */
+int sc_log_open(void);
+
+/* Reopen SC_LOG_FILE after a rotation moved it (SIGHUP, see shutdown.h):
+ * the new file takes stderr's place at once for every thread. Without
+ * SC_LOG_FILE (stderr is the supervisor's) logs "sighup: nothing to
+ * reopen". SC_OK, or SC_EINVAL when the file cannot be opened (logged to
+ * the old one, which stays). Never fatal. */
+int sc_log_reopen(void);
+
 /* Is `level` logged? Lets callers skip building fields. */
 int sc_log_enabled(enum sc_log_level level);
 

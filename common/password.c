@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -18,6 +19,7 @@
 #include "error.h"
 #include "log.h"
 #include "loopq.h"
+#include "metrics.h"
 
 #define MIN_MEMORY_KIB 19456
 #define MIN_ITERATIONS 2
@@ -56,6 +58,10 @@ struct sc_hasher {
 
 	pthread_t *threads;
 	int nthreads;
+
+	/* metrics.h, or NULL; the series are set and read under lock */
+	struct sc_metrics *metrics;
+	struct sc_metric *mx_hash, *mx_verify, *mx_queue;
 };
 
 /* ---- argon2 --------------------------------------------------------- */
@@ -187,10 +193,20 @@ worker_main(void *arg)
 			h->tail = NULL;
 		}
 		h->queued--;
+		struct sc_metric *mx =
+		    job->kind == JOB_HASH ? h->mx_hash : h->mx_verify;
 		pthread_mutex_unlock(&h->lock);
 
+		struct timespec t0, t1;
 		job->next = NULL;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		job_run(h, job);
+		if (mx != NULL) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			sc_metric_observe(
+			    mx, (double)(t1.tv_sec - t0.tv_sec) +
+			            (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		}
 		sc_loopq_post(h->q, job_done_cb, job);
 
 		pthread_mutex_lock(&h->lock);
@@ -385,6 +401,47 @@ err:
 	return NULL;
 }
 
+static void
+hasher_collect_cb(struct sc_metrics *m, void *arg)
+{
+	struct sc_hasher *h = arg;
+	int queued;
+	(void)m;
+
+	pthread_mutex_lock(&h->lock);
+	queued = h->queued;
+	pthread_mutex_unlock(&h->lock);
+	sc_metric_set(h->mx_queue, queued);
+}
+
+void
+sc_hasher_set_metrics(struct sc_hasher *h, struct sc_metrics *m)
+{
+	/* argon2 at OWASP's cost takes tens of milliseconds */
+	static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1,
+	                                0.25,  0.5,  1,     2.5};
+	struct sc_metric_family *f;
+
+	if (m == NULL || h->metrics != NULL) {
+		return;
+	}
+	f = sc_metrics_histogram(m, "spotlight_password_duration_seconds",
+	                         "Time an argon2id hash or verify took on its "
+	                         "worker thread.",
+	                         "op", bounds, sizeof bounds / sizeof *bounds);
+	pthread_mutex_lock(&h->lock);
+	h->metrics = m;
+	h->mx_hash = sc_metric_series(f, (const char *const[]){"hash"});
+	h->mx_verify = sc_metric_series(f, (const char *const[]){"verify"});
+	h->mx_queue = sc_metric_series(
+	    sc_metrics_gauge(m, "spotlight_password_queue_length",
+	                     "Hash and verify jobs waiting for a worker.",
+	                     NULL),
+	    NULL);
+	pthread_mutex_unlock(&h->lock);
+	sc_metrics_collector(m, hasher_collect_cb, h);
+}
+
 void
 sc_hasher_free(struct sc_hasher *h)
 {
@@ -393,6 +450,7 @@ sc_hasher_free(struct sc_hasher *h)
 	if (h == NULL) {
 		return;
 	}
+	sc_metrics_collector_remove(h->metrics, hasher_collect_cb, h);
 	pthread_mutex_lock(&h->lock);
 	h->stopping = true;
 	dropped = h->head;

@@ -37,6 +37,13 @@ struct sc_hasher *sc_hasher_new(struct event_base *base,
  * callbacks submit meanwhile are answered SC_EUNAVAIL. */
 void sc_hasher_free(struct sc_hasher *h);
 
+/* Count the pool's work in m (metrics.h): how long each hash and verify
+ * took on its worker (spotlight_password_duration_seconds{op}, observed
+ * on the worker threads) and the jobs waiting
+ * (spotlight_password_queue_length). m borrowed: free it after h. */
+struct sc_metrics;
+void sc_hasher_set_metrics(struct sc_hasher *h, struct sc_metrics *m);
+
 /* err SC_OK with encoded the "$argon2id$v=19$m=...,t=...,p=1$salt$hash"
  * string (borrowed during the callback; copy it), or SC_EAGAIN / SC_EUNAVAIL
  * / SC_EINTERNAL with encoded NULL. */

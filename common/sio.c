@@ -116,6 +116,7 @@ struct sc_sio_server {
 	struct event *reap_ev;
 	struct sc_sio_buf buf;
 	bool shutting_down;
+	uint64_t packets_in, packets_out; /* sc_sio_server_stats */
 };
 
 /* ---- helpers ------------------------------------------------------- */
@@ -175,6 +176,7 @@ send_encoded(struct sc_sio_socket *s, const struct sc_sio_buf *b,
 	if (s->client == NULL || (es = s->client->es) == NULL) {
 		return SC_EAGAIN;
 	}
+	s->client->srv->packets_out++;
 	rc = sc_eio_send_packet(es, b->p, b->len);
 	for (size_t i = 0; i < nbins && rc == SC_OK; i++) {
 		rc = sc_eio_send(es, true, bins[i].data, bins[i].len);
@@ -665,6 +667,7 @@ send_connect_error(struct sio_client *c, const char *nsp, const char *message,
 	sc_sio_packet_encode(&srv->buf, SC_SIO_CONNECT_ERROR, nsp, 0, -1, js,
 	                     jlen);
 	if (c->es != NULL) {
+		srv->packets_out++;
 		sc_eio_send_packet(c->es, srv->buf.p, srv->buf.len);
 	}
 	json_object_put(o);
@@ -829,6 +832,7 @@ on_message(struct sc_eio_socket *es, bool binary, const uint8_t *data,
 		client_close(c, "parse error", SC_WS_POLICY);
 		return;
 	}
+	c->srv->packets_in++;
 	if ((p.type == SC_SIO_BINARY_EVENT || p.type == SC_SIO_BINARY_ACK) &&
 	    p.attachments > 0) {
 		c->partial = p;
@@ -1175,6 +1179,20 @@ size_t
 sc_sio_server_count(const struct sc_sio_server *srv)
 {
 	return sc_eio_server_count(srv->eio);
+}
+
+void
+sc_sio_server_stats(const struct sc_sio_server *srv, struct sc_sio_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	sc_eio_server_stats(srv->eio, &out->eio);
+	for (const struct sc_sio_nsp *nsp = srv->nsps; nsp != NULL;
+	     nsp = nsp->next) {
+		out->sockets += nsp->n;
+		out->rooms += nsp->nrooms;
+	}
+	out->packets_in = srv->packets_in;
+	out->packets_out = srv->packets_out;
 }
 
 void

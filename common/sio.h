@@ -87,6 +87,19 @@ void sc_sio_server_shutdown(struct sc_sio_server *srv);
 /* Connections (Engine.IO sessions) open now. */
 size_t sc_sio_server_count(const struct sc_sio_server *srv);
 
+/* For metrics (walks the tables: per scrape, not per message): the
+ * Engine.IO figures, sockets connected and rooms in every namespace, and
+ * the Socket.IO packets received (decoded, a binary one counted once with
+ * its attachments) and sent (one per socket reached, also by a
+ * broadcast) since the start. */
+struct sc_sio_stats {
+	struct sc_eio_stats eio;
+	size_t sockets, rooms;
+	uint64_t packets_in, packets_out;
+};
+void sc_sio_server_stats(const struct sc_sio_server *srv,
+                         struct sc_sio_stats *out);
+
 /* Frees everything without callbacks. Ack handles and references still
  * held stay valid memory (sending through them does nothing). */
 void sc_sio_server_free(struct sc_sio_server *srv);

@@ -9,7 +9,9 @@
 #
 # For fault tests, on the running suite named by SC_VAR:
 #   deploy/local.sh stop-service NAME    stop one daemon (SIGTERM, then
-#                                        SIGKILL after 10 s)
+#                                        SIGKILL after 10 s); "signaling"
+#                                        stops every instance of it,
+#                                        "signaling-1" that one only
 #   deploy/local.sh start-service NAME   start it again with the environment
 #                                        of `start`; returns once it answers
 #                                        GET /health
@@ -26,6 +28,11 @@
 #                     base+2.. in the order of ALL_SERVICES; a faster,
 #                     non-durable cluster
 #   SC_SERVICES       the daemons to start, space separated (default SERVICES)
+#   SC_SIGNALING_INSTANCES  signaling instances behind the gateway (default
+#                     1; 2 in test mode; at most 5): instance 0 is
+#                     "signaling", instance i "signaling-i", each with its
+#                     own ports, bus addresses, log and pid file; they
+#                     find each other over the bus (SC_SIGNALING_PEERS)
 #   SC_START_TIMEOUT  seconds each daemon has to answer /health (default 15)
 # Every other exported SC_* variable reaches the daemons unchanged.
 #
@@ -76,6 +83,10 @@ declare -A SCHEMA=([auth]=auth [events]=events [matchmaking]=matchmaking
 # signaling's second listener: the Socket.IO endpoint (its REST API is on
 # its HTTP port like every daemon's).
 SIO_PORT=7006
+# More signaling instances (SC_SIGNALING_INSTANCES): instance i >= 1 has
+# HTTP port 7005 + 10 i and Socket.IO port 7006 + 10 i (test mode: base+8
+# on, two each).
+SIG_MAX=5
 
 if [ -n "${SC_SERVICES+set}" ]; then
 	read -ra SERVICES <<<"$SC_SERVICES"
@@ -114,6 +125,35 @@ else
 	GATEWAY_PORT=${SC_GATEWAY_PORT:-8080}
 	PG_PORT=${SC_PG_PORT:-5433}
 fi
+# The signaling instances: unit name (pid and log files, stop-service),
+# HTTP and Socket.IO ports.
+SIG_N=${SC_SIGNALING_INSTANCES:-}
+if [ -z "$SIG_N" ]; then
+	SIG_N=1
+	[ -n "$TEST_MODE" ] && SIG_N=2
+fi
+case $SIG_N in
+[1-9]) ;;
+*) SIG_N=bad ;;
+esac
+declare -a SIG_UNIT=() SIG_HTTP=() SIG_SIO=()
+if [ "$SIG_N" != bad ] && [ "$SIG_N" -le "$SIG_MAX" ]; then
+	for ((i = 0; i < SIG_N; i++)); do
+		if [ "$i" -eq 0 ]; then
+			SIG_UNIT+=(signaling)
+			SIG_HTTP+=("${HTTP_PORT[signaling]}")
+			SIG_SIO+=("$SIO_PORT")
+		elif [ -n "$TEST_MODE" ]; then
+			SIG_UNIT+=("signaling-$i")
+			SIG_HTTP+=($((SC_PORT_BASE + 8 + 2 * (i - 1))))
+			SIG_SIO+=($((SC_PORT_BASE + 9 + 2 * (i - 1))))
+		else
+			SIG_UNIT+=("signaling-$i")
+			SIG_HTTP+=($((7005 + 10 * i)))
+			SIG_SIO+=($((7006 + 10 * i)))
+		fi
+	done
+fi
 ADMIN_URL=postgresql://postgres@127.0.0.1:$PG_PORT/spotlight
 PGBIN=${PGBIN:-$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n1)}
 IS_ROOT=
@@ -121,6 +161,30 @@ IS_ROOT=
 
 say() { printf 'local: %s\n' "$*"; }
 die() { printf 'local: %s\n' "$*" >&2; exit 1; }
+
+[ ${#SIG_UNIT[@]} -gt 0 ] || die "invalid SC_SIGNALING_INSTANCES" \
+	"'${SC_SIGNALING_INSTANCES:-}': 1 to $SIG_MAX"
+
+# The program a unit (a pid or log file's name) runs: signaling-1 runs
+# signaling.
+prog_of() { printf '%s' "${1%-[0-9]*}"; }
+
+# The units of a daemon: its own name, or each signaling instance.
+units_of() {
+	if [ "$1" = signaling ]; then
+		printf '%s\n' "${SIG_UNIT[@]}"
+	else
+		printf '%s\n' "$1"
+	fi
+}
+
+# The index of a signaling unit (signaling -> 0, signaling-2 -> 2).
+sig_index() {
+	case $1 in
+	signaling) echo 0 ;;
+	*) echo "${1##*-}" ;;
+	esac
+}
 
 # A short hash naming this state folder in /var/tmp and /tmp fallbacks.
 var_hash() { printf '%s' "$VAR" | sha256sum | cut -c1-12; }
@@ -332,6 +396,25 @@ bus_env() {
 	done
 }
 
+# A signaling instance's own bus addresses (instance 0 has the suite's
+# SC_BUS_SIGNALING_*) and, with several instances, its id, its peers' PUB
+# addresses and its session id prefix for the gateway.
+SIG_ENV=()
+sig_env() {
+	local i=$1 d j unit peers=
+	d=$(bus_dir)
+	unit=${SIG_UNIT[$i]}
+	SIG_ENV=("SC_BUS_SIGNALING_REQ=ipc://$d/bus-$unit-req.ipc"
+		"SC_BUS_SIGNALING_PUB=ipc://$d/bus-$unit-pub.ipc")
+	[ "$SIG_N" -gt 1 ] || return 0
+	for ((j = 0; j < SIG_N; j++)); do
+		[ "$j" -eq "$i" ] && continue
+		peers+=${peers:+,}ipc://$d/bus-${SIG_UNIT[$j]}-pub.ipc
+	done
+	SIG_ENV+=("SC_SIGNALING_INSTANCE=$unit" "SC_SIGNALING_PEERS=$peers"
+		"SC_SIO_SID_PREFIX=s$i")
+}
+
 # The environment of this start (every exported SC_* variable, and where
 # the binaries and PostgreSQL are), for start-service (sourceable shell;
 # private: it may hold passwords).
@@ -370,6 +453,9 @@ write_env() {
 			printf 'SC_%s_HTTP_PORT=%q\n' "${s^^}" "${HTTP_PORT[$s]}"
 		done
 		printf 'SC_SIGNALING_SIO_PORT=%q\n' "$SIO_PORT"
+		printf 'SC_SIGNALING_INSTANCES=%q\n' "$SIG_N"
+		printf 'SC_SIGNALING_HTTP_PORTS=%q\n' "${SIG_HTTP[*]}"
+		printf 'SC_SIGNALING_SIO_PORTS=%q\n' "${SIG_SIO[*]}"
 		for kv in "${BUS_ENV[@]}"; do
 			printf '%s=%q\n' "${kv%%=*}" "${kv#*=}"
 		done
@@ -400,8 +486,13 @@ in_services() {
 
 # ---- daemons --------------------------------------------------------------
 
+# daemon_start NAME [INSTANCE]: a daemon, or signaling's instance INSTANCE.
 daemon_start() {
-	local s=$1 bin=$BUILD_DIR/$1 port=${HTTP_PORT[$1]} pid
+	local s=$1 i=${2:-0} bin=$BUILD_DIR/$1 port=${HTTP_PORT[$1]} pid u=$1
+	if [ "$s" = signaling ]; then
+		u=${SIG_UNIT[$i]}
+		port=${SIG_HTTP[$i]}
+	fi
 	local -a env=(
 		SC_HTTP_ADDR=127.0.0.1
 		"SC_HTTP_PORT=$port"
@@ -415,36 +506,49 @@ daemon_start() {
 		env+=("SC_JWT_PRIVATE_KEY_FILE=${SC_JWT_PRIVATE_KEY_FILE:-$VAR/keys/jwt.key}")
 	fi
 	if [ "$s" = signaling ]; then
-		port_in_use "$SIO_PORT" &&
-			die "port $SIO_PORT (for signaling's Socket.IO) is in use"
-		env+=("SC_SIO_PORT=$SIO_PORT")
+		port_in_use "${SIG_SIO[$i]}" &&
+			die "port ${SIG_SIO[$i]} (for $u's Socket.IO) is in use"
+		sig_env "$i"
+		env+=("SC_SIO_PORT=${SIG_SIO[$i]}" "${SIG_ENV[@]}")
 	fi
-	port_in_use "$port" && die "port $port (for $s) is in use"
-	printf '\n=== %s start %s\n' "$(date -u +%FT%TZ)" "$s" >>"$LOG/$s.log"
+	port_in_use "$port" && die "port $port (for $u) is in use"
+	printf '\n=== %s start %s\n' "$(date -u +%FT%TZ)" "$u" >>"$LOG/$u.log"
 	# In a session of its own: a Ctrl-C at the terminal reaches `run`,
 	# which stops everything in order, not each daemon at once. (The
 	# subshell is not a group leader, so setsid execs in place: $! is the
 	# daemon's pid.)
-	(cd "$REPO" && exec setsid env "${env[@]}" "$bin" >>"$LOG/$s.log" \
+	(cd "$REPO" && exec setsid env "${env[@]}" "$bin" >>"$LOG/$u.log" \
 		2>&1 </dev/null) &
 	pid=$!
-	echo "$pid" >"$RUN/$s.pid"
+	echo "$pid" >"$RUN/$u.pid"
 
 	local deadline=$((SECONDS + START_TIMEOUT))
 	while ! curl -fsS -o /dev/null --max-time 1 \
 		"http://127.0.0.1:$port/health" 2>/dev/null; do
 		if ! alive "$pid"; then
-			show_log "$LOG/$s.log"
-			die "$s exited during start-up (log: $LOG/$s.log)"
+			show_log "$LOG/$u.log"
+			die "$u exited during start-up (log: $LOG/$u.log)"
 		fi
 		if [ "$SECONDS" -ge "$deadline" ]; then
-			show_log "$LOG/$s.log"
-			die "$s did not answer GET /health on port $port" \
-				"within ${START_TIMEOUT}s (log: $LOG/$s.log)"
+			show_log "$LOG/$u.log"
+			die "$u did not answer GET /health on port $port" \
+				"within ${START_TIMEOUT}s (log: $LOG/$u.log)"
 		fi
 		sleep 0.1
 	done
-	say "$s on 127.0.0.1:$port (pid $pid)"
+	say "$u on 127.0.0.1:$port (pid $pid)"
+}
+
+# Every unit of daemon s (each signaling instance).
+daemon_start_all() {
+	local i
+	if [ "$1" = signaling ]; then
+		for ((i = 0; i < SIG_N; i++)); do
+			daemon_start signaling "$i"
+		done
+	else
+		daemon_start "$1"
+	fi
 }
 
 # SIGTERM every daemon that has a pid file, wait up to 10 s, then SIGKILL.
@@ -455,7 +559,7 @@ daemons_stop() {
 		[ -e "$f" ] || continue
 		s=$(basename "$f" .pid)
 		pid=$(read_pid "$f")
-		if alive_as "$pid" "$s"; then
+		if alive_as "$pid" "$(prog_of "$s")"; then
 			kill -TERM "$pid" 2>/dev/null || true
 			pids+=("$pid")
 			names+=("$s")
@@ -538,6 +642,25 @@ nginx_conf() {
 		sub[PORT_${s^^}]=${HTTP_PORT[$s]}
 	done
 	sub[PORT_SIGNALING_SIO]=$SIO_PORT
+	# every signaling instance; with several, an upstream per instance
+	# for the sessions pinned to it by their sid's prefix (s<i>.).
+	# max_fails=0: a refused connection moves the request to the next
+	# instance but never marks one down for fail_timeout, so a restarted
+	# instance takes traffic at once, and killing the other one meanwhile
+	# does not leave "no live upstreams" (503) for 10 s.
+	local i servers='' sio='' pins='' map=''
+	for ((i = 0; i < SIG_N; i++)); do
+		servers+="server 127.0.0.1:${SIG_HTTP[$i]} max_fails=0; "
+		sio+="server 127.0.0.1:${SIG_SIO[$i]} max_fails=0; "
+		if [ "$SIG_N" -gt 1 ]; then
+			pins+="upstream signaling_sio_$i { server 127.0.0.1:${SIG_SIO[$i]}; keepalive 8; }"$'\n\t'
+			map+="\"~^s$i\\.\" signaling_sio_$i;"$'\n\t\t'
+		fi
+	done
+	sub[SIGNALING_SERVERS]=$servers
+	sub[SIGNALING_SIO_SERVERS]=$sio
+	sub[SIGNALING_SIO_PINS]=${pins:-# one instance: nothing to pin}
+	sub[SIGNALING_SIO_MAP]=${map:-# one instance}
 
 	local conf k left
 	conf=$(<"$tpl")
@@ -596,7 +719,7 @@ running_pids() {
 	for f in "$RUN"/*.pid; do
 		[ -e "$f" ] || continue
 		pid=$(read_pid "$f")
-		alive_as "$pid" "$(basename "$f" .pid)" && echo "$pid"
+		alive_as "$pid" "$(prog_of "$(basename "$f" .pid)")" && echo "$pid"
 	done
 	pid=$(read_pid "$NGX/nginx.pid")
 	alive_as "$pid" nginx && echo "$pid"
@@ -650,7 +773,7 @@ cmd_start() {
 	write_env
 	write_start_env
 	for s in "${SERVICES[@]}"; do
-		daemon_start "$s"
+		daemon_start_all "$s"
 	done
 	nginx_start
 	trap - EXIT
@@ -685,13 +808,15 @@ cmd_stop() {
 # The first daemon (or nginx) of a running suite that is gone, if any (one
 # stopped on purpose by stop-service is not gone).
 first_dead() {
-	local s
+	local s u
 	for s in "${SERVICES[@]}"; do
-		[ -e "$RUN/$s.stopped" ] && continue
-		if ! alive "$(read_pid "$RUN/$s.pid")"; then
-			echo "$s"
-			return 0
-		fi
+		for u in $(units_of "$s"); do
+			[ -e "$RUN/$u.stopped" ] && continue
+			if ! alive "$(read_pid "$RUN/$u.pid")"; then
+				echo "$u"
+				return 0
+			fi
+		done
 	done
 	if ! alive "$(read_pid "$NGX/nginx.pid")"; then
 		echo nginx
@@ -737,7 +862,7 @@ cmd_status() {
 		[ -e "$f" ] || continue
 		s=$(basename "$f" .pid)
 		pid=$(read_pid "$f")
-		if alive_as "$pid" "$s"; then
+		if alive_as "$pid" "$(prog_of "$s")"; then
 			say "$s running (pid $pid)"
 		else
 			say "$s not running (stale pid file)"
@@ -762,50 +887,92 @@ cmd_status() {
 
 # ---- one daemon, the database (fault tests) --------------------------------
 
-# Dies unless $1 is a daemon this suite started.
+# Sets UNITS to what NAME names: a daemon this suite started (every
+# instance of signaling) or one signaling instance (signaling-1); dies
+# otherwise.
+UNITS=()
 need_service() {
+	local u
 	[ -n "$1" ] || die "which service? (${SERVICES[*]})"
-	in_services "$1" || die "'$1' is not a daemon of this suite" \
-		"(${SERVICES[*]})"
+	UNITS=()
+	if in_services "$1"; then
+		mapfile -t UNITS < <(units_of "$1")
+		return 0
+	fi
+	if in_services signaling; then
+		for u in "${SIG_UNIT[@]}"; do
+			[ "$u" = "$1" ] && UNITS=("$u") && return 0
+		done
+	fi
+	die "'$1' is not a daemon of this suite (${SERVICES[*]}" \
+		"${SIG_UNIT[*]:1})"
 }
 
 cmd_stop_service() {
-	local s=$1 pid n
-	need_service "$s"
+	local u pid n any
+	local -a pids=() names=()
+	need_service "$1"
 	[ -d "$RUN" ] || die "no suite was started in $VAR"
-	# Marked first: a foreground `run` must not take it for a crash.
-	: >"$RUN/$s.stopped"
-	pid=$(read_pid "$RUN/$s.pid")
-	if alive_as "$pid" "$s"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for n in $(seq 100); do
-			alive "$pid" || break
-			if [ "$n" -eq 100 ]; then
-				say "$s (pid $pid) did not stop within 10 s: killing it"
+	# SIGTERM to every unit at once, then wait for all of them.
+	for u in "${UNITS[@]}"; do
+		# Marked first: a foreground `run` must not take it for a crash.
+		: >"$RUN/$u.stopped"
+		pid=$(read_pid "$RUN/$u.pid")
+		if alive_as "$pid" "$(prog_of "$u")"; then
+			kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$pid")
+			names+=("$u")
+		else
+			say "$u was not running"
+		fi
+	done
+	for n in $(seq 100); do
+		any=
+		for pid in "${pids[@]}"; do
+			alive "$pid" && any=1
+		done
+		[ -z "$any" ] && break
+		if [ "$n" -eq 100 ]; then
+			for pid in "${pids[@]}"; do
+				alive "$pid" || continue
+				say "pid $pid did not stop within 10 s: killing it"
 				kill -KILL "$pid" 2>/dev/null || true
 				while alive "$pid"; do sleep 0.05; done
-			fi
-			sleep 0.1
-		done
-		say "stopped $s (pid $pid)"
-	else
-		say "$s was not running"
-	fi
-	rm -f "$RUN/$s.pid"
+			done
+		fi
+		sleep 0.1
+	done
+	for ((n = 0; n < ${#pids[@]}; n++)); do
+		say "stopped ${names[$n]} (pid ${pids[$n]})"
+	done
+	for u in "${UNITS[@]}"; do
+		rm -f "$RUN/$u.pid"
+	done
 }
 
 cmd_start_service() {
-	local s=$1 pid
-	need_service "$s"
+	local u pid s started=
+	need_service "$1"
+	s=$(prog_of "${UNITS[0]}")
 	[ -r "$RUN/suite.env" ] || die "the suite in $VAR is not running"
-	pid=$(read_pid "$RUN/$s.pid")
-	if alive_as "$pid" "$s"; then
-		die "$s is already running (pid $pid)"
-	fi
 	[ -x "$BUILD_DIR/$s" ] || die "$BUILD_DIR/$s is missing"
 	bus_env
-	daemon_start "$s"
-	rm -f "$RUN/$s.stopped"
+	for u in "${UNITS[@]}"; do
+		pid=$(read_pid "$RUN/$u.pid")
+		if alive_as "$pid" "$s"; then
+			[ ${#UNITS[@]} -eq 1 ] &&
+				die "$u is already running (pid $pid)"
+			continue
+		fi
+		if [ "$s" = signaling ]; then
+			daemon_start signaling "$(sig_index "$u")"
+		else
+			daemon_start "$s"
+		fi
+		rm -f "$RUN/$u.stopped"
+		started=1
+	done
+	[ -n "$started" ] || die "$1 is already running"
 }
 
 cmd_restart_db() {

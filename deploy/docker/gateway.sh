@@ -90,8 +90,8 @@ signaling_upstreams() {
 		;;
 	esac
 	for ((i = 0; i < ${#sig[@]}; i++)); do
-		servers+="server ${sig[$i]}; "
-		sioservers+="server ${sio[$i]}; "
+		servers+="server ${sig[$i]} max_fails=0; "
+		sioservers+="server ${sio[$i]} max_fails=0; "
 		if [ ${#sig[@]} -gt 1 ]; then
 			pins+="upstream signaling_sio_$i { server ${sio[$i]}; keepalive 8; }"$'\n\t'
 			map+="\"~^s$i\\.\" signaling_sio_$i;"$'\n\t\t'

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "error.h"
 #include "log.h"
+#include "metrics.h"
 #include "shutdown.h"
 
 struct auth_config {
@@ -32,6 +33,7 @@ static int
 config_load(struct auth_config *c)
 {
 	int secure_default, rc = SC_OK;
+	long shutdown_ms;
 
 	c->http_addr = sc_config_str("SC_HTTP_ADDR", "127.0.0.1");
 	c->database_url = sc_config_str(
@@ -56,6 +58,10 @@ config_load(struct auth_config *c)
 	rc |= sc_config_bool("SC_COOKIE_SECURE", secure_default,
 	                     &c->cookie_secure);
 	rc |= sc_hasher_opts_from_env(&c->hash);
+	/* Read again by sc_shutdown_new; checked here to fail before
+	 * listening. */
+	rc |= sc_config_int("SC_SHUTDOWN_TIMEOUT_MS", 5000, 0, 600000,
+	                    &shutdown_ms);
 	if (strcmp(c->mail_transport, "file") != 0) {
 		sc_log_error(NULL,
 		             "invalid SC_MAIL_TRANSPORT '%s': only 'file' is "
@@ -74,7 +80,8 @@ config_load(struct auth_config *c)
 	                   &c->public_key, &c->public_len) != SC_OK) {
 		return SC_EINVAL;
 	}
-	return SC_OK;
+	/* The log file last: what is wrong before it goes to the terminal. */
+	return sc_log_open();
 }
 
 static void
@@ -93,6 +100,7 @@ main(void)
 	struct auth_config cfg = {0};
 	struct auth a = {0};
 	struct sc_shutdown *shutdown = NULL;
+	struct sc_metrics *metrics = NULL;
 	int status = EXIT_FAILURE;
 
 	sc_log_init("auth");
@@ -115,10 +123,22 @@ main(void)
 	a.verifier = sc_token_verifier_new(cfg.public_key, cfg.public_len,
 	                                   cfg.issuer, cfg.audience);
 	if (a.signer == NULL || a.verifier == NULL) {
+		sc_log_error(NULL, "invalid %s '%s': not an ES256 %s key",
+		             a.signer == NULL ? "SC_JWT_PRIVATE_KEY_FILE"
+		                              : "SC_JWT_PUBLIC_KEY_FILE",
+		             a.signer == NULL
+		                 ? sc_config_str("SC_JWT_PRIVATE_KEY_FILE",
+		                                 "var/keys/jwt.key")
+		                 : sc_config_str("SC_JWT_PUBLIC_KEY_FILE",
+		                                 "var/keys/jwt.pub"),
+		             a.signer == NULL ? "private" : "public");
+		status = 2;
 		goto err;
 	}
 	if ((a.db = sc_db_new(a.base, cfg.database_url, (int)cfg.pool_size)) ==
 	    NULL) {
+		sc_log_error(NULL, "invalid SC_DATABASE_URL: not starting");
+		status = 2;
 		goto err;
 	}
 	if ((a.hasher = sc_hasher_new(a.base, &cfg.hash)) == NULL) {
@@ -154,6 +174,9 @@ main(void)
 	auth_account_routes(&a);
 	auth_session_routes(&a);
 	auth_users_routes(&a);
+	metrics = sc_metrics_new();
+	sc_metrics_wire(metrics, "auth", a.http, a.bus, a.db);
+	sc_hasher_set_metrics(a.hasher, metrics);
 	if (sc_http_server_bind(a.http, cfg.http_addr, (int)cfg.http_port) !=
 	    SC_OK) {
 		goto err;
@@ -194,6 +217,7 @@ err:
 	if (a.base != NULL) {
 		event_base_free(a.base);
 	}
+	sc_metrics_free(metrics);
 	config_release(&cfg);
 	return status;
 }

@@ -15,6 +15,8 @@
 #include "config.h"
 #include "error.h"
 #include "log.h"
+#include "metrics.h"
+#include "shutdown.h"
 #include "signaling.h"
 
 #define POLL_MS  20
@@ -31,9 +33,69 @@ struct sg_config {
 	long rate_events, burst_events, rate_messages, burst_messages;
 	long rate_signals, burst_signals;
 	long turn_ttl, shutdown_ms;
+	/* scale-out (peers.c) */
+	const char *instance, *peers;
+	long heartbeat_ms;
+	char sid_prefix[24];
 	char *public_key;
 	size_t public_len;
 };
+
+/* True when s is 1..max characters of the set. */
+static bool
+made_of(const char *s, size_t max, const char *set)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= max && strspn(s, set) == n;
+}
+
+#define PRINTABLE                                                              \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"       \
+	"!#$%&'()*+,-./:;<=>?@[]^_`{|}~"
+
+/* SC_SIGNALING_INSTANCE, SC_SIGNALING_PEERS (checked by peers.c) and
+ * SC_SIO_SID_PREFIX (services/signaling/README.md, "Scale-out"). */
+static int
+scale_config(struct sg_config *c)
+{
+	const char *prefix = sc_config_str("SC_SIO_SID_PREFIX", NULL);
+	char **urls;
+	size_t n;
+
+	c->instance = sc_config_str("SC_SIGNALING_INSTANCE", NULL);
+	c->peers = sc_config_str("SC_SIGNALING_PEERS", NULL);
+	if (sg_peers_parse_list(c->peers, &urls, &n) != SC_OK) {
+		return SC_EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(urls[i]);
+	}
+	free(urls);
+	if (c->instance != NULL &&
+	    !made_of(c->instance, SG_INSTANCE_MAX, PRINTABLE)) {
+		sc_log_error(NULL,
+		             "invalid SC_SIGNALING_INSTANCE '%.200s': 1-128 "
+		             "printable characters without spaces or quotes",
+		             c->instance);
+		return SC_EINVAL;
+	}
+	c->sid_prefix[0] = '\0';
+	if (prefix != NULL) {
+		if (!made_of(
+		        prefix, 15,
+		        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		        "0123456789_-")) {
+			sc_log_error(NULL,
+			             "invalid SC_SIO_SID_PREFIX '%.200s': 1-15 "
+			             "of [A-Za-z0-9_-]",
+			             prefix);
+			return SC_EINVAL;
+		}
+		snprintf(c->sid_prefix, sizeof(c->sid_prefix), "%s.", prefix);
+	}
+	return SC_OK;
+}
 
 static int
 config_load(struct sg_config *c, struct sg_ice_config *ice)
@@ -81,6 +143,9 @@ config_load(struct sg_config *c, struct sg_ice_config *ice)
 	rc |= sc_config_int("SC_TURN_TTL", 3600, 60, 7 * 86400, &c->turn_ttl);
 	rc |= sc_config_int("SC_SHUTDOWN_TIMEOUT_MS", 5000, 0, 600000,
 	                    &c->shutdown_ms);
+	rc |= sc_config_int("SC_SIGNALING_HEARTBEAT_MS", 2000, 100, 60000,
+	                    &c->heartbeat_ms);
+	rc |= scale_config(c);
 	if (rc != SC_OK) {
 		return SC_EINVAL;
 	}
@@ -99,7 +164,8 @@ config_load(struct sg_config *c, struct sg_ice_config *ice)
 	                   &c->public_key, &c->public_len) != SC_OK) {
 		return SC_EINVAL;
 	}
-	return SC_OK;
+	/* The log file last: what is wrong before it goes to the terminal. */
+	return sc_log_open();
 }
 
 /* ---- graceful shutdown ---------------------------------------------------
@@ -110,7 +176,7 @@ config_load(struct sg_config *c, struct sg_ice_config *ice)
 
 struct stopper {
 	struct signaling *sg;
-	struct event *sigterm, *sigint, *poll;
+	struct event *sigterm, *sigint, *sighup, *poll;
 	struct timespec deadline;
 	long drain_ms;
 	int phase; /* 0 running, 1 draining, 2 closing */
@@ -159,6 +225,8 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		sc_log_info(NULL, "closing %zu connection(s)",
 		            sc_sio_server_count(sg->io));
+		/* the peers forget our users now, not at the ttl */
+		sg_peers_close(sg);
 		sc_sio_server_shutdown(sg->io);
 		st->phase = 2;
 		deadline_in(&st->deadline, CLOSE_MS);
@@ -205,6 +273,9 @@ stopper_free(struct stopper *st)
 	if (st->poll != NULL) {
 		event_free(st->poll);
 	}
+	if (st->sighup != NULL) {
+		event_free(st->sighup);
+	}
 	if (st->sigint != NULL) {
 		event_free(st->sigint);
 	}
@@ -227,6 +298,10 @@ stopper_init(struct stopper *st, struct signaling *sg, long drain_ms)
 		sc_log_error(NULL, "cannot install signal handlers");
 		return SC_EINTERNAL;
 	}
+	/* SIGHUP reopens the log file (shutdown.h). */
+	if ((st->sighup = sc_shutdown_sighup_new(sg->base)) == NULL) {
+		return SC_EINTERNAL;
+	}
 	return SC_OK;
 }
 
@@ -243,6 +318,9 @@ sio_start(struct signaling *sg, const struct sg_config *cfg)
 	so.eio.ping_timeout_ms = (int)cfg->ping_timeout;
 	so.eio.max_payload = (size_t)cfg->max_payload;
 	so.eio.max_sessions = (size_t)cfg->max_conns;
+	if (cfg->sid_prefix[0] != '\0') {
+		so.eio.sid_prefix = cfg->sid_prefix;
+	}
 	if ((sg->listener = sc_eio_listener_new(sg->base, &lo)) == NULL) {
 		return SC_EINTERNAL;
 	}
@@ -297,10 +375,18 @@ main(void)
 	sg.verifier = sc_token_verifier_new(cfg.public_key, cfg.public_len,
 	                                    cfg.issuer, cfg.audience);
 	if (sg.verifier == NULL) {
+		sc_log_error(NULL,
+		             "invalid SC_JWT_PUBLIC_KEY_FILE '%s': not an "
+		             "ES256 public key",
+		             sc_config_str("SC_JWT_PUBLIC_KEY_FILE",
+		                           "var/keys/jwt.pub"));
+		status = 2;
 		goto err;
 	}
 	if ((sg.db = sc_db_new(sg.base, cfg.database_url,
 	                       (int)cfg.pool_size)) == NULL) {
+		sc_log_error(NULL, "invalid SC_DATABASE_URL: not starting");
+		status = 2;
 		goto err;
 	}
 	sg.presence = sg_presence_new();
@@ -326,6 +412,10 @@ main(void)
 	}
 	sc_profiles_subscribe(sg.profiles);
 	sg_notify_subscribe(&sg);
+	if (sg_peers_start(&sg, cfg.instance, cfg.peers, cfg.heartbeat_ms) !=
+	    SC_OK) {
+		goto err;
+	}
 
 	if ((sg.http = sc_http_server_new(sg.base, NULL)) == NULL) {
 		goto err;
@@ -334,6 +424,8 @@ main(void)
 	sg.health.bus = sg.bus;
 	sc_health_routes(sg.http, &sg.health);
 	sg_routes(&sg);
+	sg.metrics = sc_metrics_new();
+	sc_metrics_wire(sg.metrics, "signaling", sg.http, sg.bus, sg.db);
 	if (sc_http_server_bind(sg.http, cfg.http_addr, (int)cfg.http_port) !=
 	    SC_OK) {
 		goto err;
@@ -341,6 +433,7 @@ main(void)
 	if (sio_start(&sg, &cfg) != SC_OK) {
 		goto err;
 	}
+	sg_metrics_init(&sg);
 	if (stopper_init(&st, &sg, cfg.shutdown_ms) != SC_OK) {
 		goto err;
 	}
@@ -380,12 +473,14 @@ err:
 		sc_eio_listener_free(sg.listener);
 	}
 	sg_sockets_release(&sg);
+	sg_peers_free(&sg); /* after the bus: no callback comes */
 	sg_presence_free(sg.presence);
 	sg_access_release(&sg);
 	sc_token_verifier_free(sg.verifier);
 	if (sg.base != NULL) {
 		event_base_free(sg.base);
 	}
+	sc_metrics_free(sg.metrics);
 	sg_ice_config_release(&sg.ice);
 	free(cfg.public_key);
 	return status;

@@ -177,3 +177,35 @@ sg_presence_list(const struct sg_presence *p, int64_t room)
 	}
 	return list;
 }
+
+static void
+room_each(const struct room *r, int64_t room, sg_presence_fn fn, void *arg)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		fn(room, r->members[i].user, r->members[i].sockets,
+		   r->members[i].profile, arg);
+	}
+}
+
+void
+sg_presence_room_each(const struct sg_presence *p, int64_t room,
+                      sg_presence_fn fn, void *arg)
+{
+	const struct room *r = room_find(p, room);
+
+	if (r != NULL) {
+		room_each(r, room, fn, arg);
+	}
+}
+
+void
+sg_presence_each(const struct sg_presence *p, sg_presence_fn fn, void *arg)
+{
+	size_t pos = 0;
+	uint64_t a, b;
+	void *val;
+
+	while (sg_idmap_next(&p->rooms, &pos, &a, &b, &val)) {
+		room_each(val, (int64_t)a, fn, arg);
+	}
+}

@@ -43,4 +43,18 @@ size_t sg_presence_rooms(const struct sg_presence *p);
  * gap. Caller owns; release with json_object_put. */
 json_object *sg_presence_list(const struct sg_presence *p, int64_t room);
 
+/* Called for each user with a socket in a room: the room, the user, their
+ * socket count and profile (borrowed during the call; NULL when added
+ * without one). fn must not change p. */
+typedef void (*sg_presence_fn)(int64_t room, int64_t user, int sockets,
+                               json_object *profile, void *arg);
+
+/* fn for every user of one room, in list order. */
+void sg_presence_room_each(const struct sg_presence *p, int64_t room,
+                           sg_presence_fn fn, void *arg);
+
+/* fn for every user of every room, room by room. */
+void sg_presence_each(const struct sg_presence *p, sg_presence_fn fn,
+                      void *arg);
+
 #endif

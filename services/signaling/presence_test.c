@@ -182,6 +182,51 @@ START_TEST(random_churn_agrees_with_a_model)
 }
 END_TEST
 
+/* What sg_presence_each saw: sum of room * 1000 + user, sockets, visits. */
+struct walk {
+	int64_t keys;
+	int sockets;
+	int visits;
+	int with_profile;
+};
+
+static void
+walk_cb(int64_t room, int64_t user, int sockets, json_object *profile,
+        void *arg)
+{
+	struct walk *w = arg;
+
+	w->keys += room * 1000 + user;
+	w->sockets += sockets;
+	w->visits++;
+	w->with_profile += profile != NULL;
+}
+
+START_TEST(each_visits_every_user_of_every_room_once)
+{
+	struct sg_presence *p = sg_presence_new();
+	json_object *ana = person(1);
+	struct walk all = {0}, one = {0}, none = {0};
+
+	sg_presence_add(p, 10, 1, ana);
+	sg_presence_add(p, 10, 1, ana);
+	sg_presence_add(p, 10, 2, NULL);
+	sg_presence_add(p, 20, 1, ana);
+	sg_presence_each(p, walk_cb, &all);
+	ck_assert_int_eq(all.visits, 3);
+	ck_assert_int_eq(all.keys, 10001 + 10002 + 20001);
+	ck_assert_int_eq(all.sockets, 4);
+	ck_assert_int_eq(all.with_profile, 2);
+	sg_presence_room_each(p, 10, walk_cb, &one);
+	ck_assert_int_eq(one.visits, 2);
+	ck_assert_int_eq(one.keys, 10001 + 10002);
+	sg_presence_room_each(p, 30, walk_cb, &none);
+	ck_assert_int_eq(none.visits, 0);
+	json_object_put(ana);
+	sg_presence_free(p);
+}
+END_TEST
+
 static Suite *
 presence_suite(void)
 {
@@ -195,6 +240,7 @@ presence_suite(void)
 	               the_list_names_each_user_once_with_the_first_profile);
 	tcase_add_test(tc, profiles_outlive_the_callers_reference);
 	tcase_add_test(tc, random_churn_agrees_with_a_model);
+	tcase_add_test(tc, each_visits_every_user_of_every_room_once);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -12,6 +12,7 @@
 
 #include "bucket.h"
 #include "bus.h"
+#include "cluster.h"
 #include "db.h"
 #include "eio_listener.h"
 #include "health.h"
@@ -25,6 +26,9 @@
 #include "turn.h"
 
 struct sg_client;
+struct sg_peers;
+struct sg_metrics;
+struct sc_metrics;
 
 struct signaling {
 	struct event_base *base;
@@ -55,6 +59,11 @@ struct signaling {
 	size_t inflight; /* socket operations waiting on the db or bus */
 	bool draining;   /* SIGTERM: refuse new work, finish the rest */
 	bool stopping;   /* the loop has left: start nothing new */
+
+	struct sg_peers *peers; /* peers.c: the other instances; NULL alone */
+
+	struct sc_metrics *metrics; /* GET /metrics (metrics.h); freed last */
+	struct sg_metrics *mx;      /* metrics.c: signaling's own series */
 };
 
 /* Room names in the Socket.IO namespace. */
@@ -116,7 +125,7 @@ const char *sg_bus_err_code(int err);
 
 /* ---- store.c: chat.messages ------------------------------------------ */
 
-enum sg_room_kind { SG_ROOM_EVENT, SG_ROOM_MATCH };
+/* enum sg_room_kind (event, match) is in cluster.h. */
 
 /* A message to store; every pointer borrowed during the call. */
 struct sg_message_new {
@@ -157,8 +166,72 @@ void sg_sockets_release(struct signaling *sg);
  * every socket of theirs out of the event's room. */
 void sg_sockets_evict(struct signaling *sg, int64_t event, int64_t user);
 
+/* From another instance (peers.c): deliver `event` with data (borrowed) to
+ * the sockets of the room here (only to_user's when > 0). */
+void sg_sockets_deliver(struct signaling *sg, enum sg_room_kind kind,
+                        int64_t room, const char *event, json_object *data,
+                        int64_t to_user);
+/* The other instances' view of an event room changed (peers.c): user
+ * arrived on one (present) or left the last one. The room's sockets here
+ * hear user_joined / user_left, unless the user has a socket in the room
+ * here (then nothing changed for them). person borrowed (may be NULL). */
+void sg_sockets_remote_presence(struct signaling *sg, int64_t event,
+                                int64_t user, json_object *person,
+                                bool present);
+
+/* ---- peers.c: several instances as one (scale-out) ---------------------- */
+
+/* Talk to the other instances whose PUB addresses are in `list` (a comma
+ * list, SC_SIGNALING_PEERS; may name this instance's own: its messages are
+ * recognised and dropped). instance: this one's id (NULL: hostname:pid).
+ * An empty list leaves sg->peers NULL: a single instance, nothing more is
+ * done. Call once sg->bus listens. SC_OK or SC_EINVAL (logged); on failure
+ * sg_peers_free cleans up. */
+int sg_peers_start(struct signaling *sg, const char *instance, const char *list,
+                   long heartbeat_ms);
+/* Say goodbye (the peers forget our users at once) and publish nothing
+ * more: the closing phase of a shutdown. */
+void sg_peers_close(struct signaling *sg);
+/* After sc_bus_free (no callback may come). */
+void sg_peers_free(struct signaling *sg);
+/* Split SC_SIGNALING_PEERS (list may be NULL) into its unique addresses
+ * (spaces around entries ignored). Caller owns *out: free each and the
+ * array. SC_EINVAL (logged, naming the variable) for an entry that is not a
+ * bus address. */
+int sg_peers_parse_list(const char *list, char ***out, size_t *n);
+/* This instance's id, or NULL when alone. Borrowed. */
+const char *sg_peers_instance(const struct signaling *sg);
+
+/* Our own presence changed: user's first socket arrived in the room here
+ * (present; person borrowed) or the last one left. The peers hear it. */
+void sg_peers_local(struct signaling *sg, enum sg_room_kind kind, int64_t room,
+                    int64_t user, json_object *person, bool present);
+/* A socket of user entered / left the private room of match here (counted
+ * per user; the first and the last are told to the peers). */
+void sg_peers_match_enter(struct signaling *sg, int64_t match, int64_t user);
+void sg_peers_match_exit(struct signaling *sg, int64_t match, int64_t user);
+/* On how many other instances user has a socket in the room (0 alone). */
+int sg_peers_count(struct signaling *sg, enum sg_room_kind kind, int64_t room,
+                   int64_t user);
+/* Append to list the persons of the event room's users who are there on
+ * other instances only. */
+void sg_peers_list_into(struct signaling *sg, int64_t event, json_object *list);
+/* The room's sockets on the other instances (only to_user's when > 0) get
+ * `event` (a literal) with data (borrowed). */
+void sg_peers_emit(struct signaling *sg, enum sg_room_kind kind, int64_t room,
+                   const char *event, json_object *data, int64_t to_user);
+
 /* ---- notify.c: the bus topics (match.*, event.left) -------------------- */
 void sg_notify_subscribe(struct signaling *sg);
+
+/* ---- metrics.c: Socket.IO figures on GET /metrics ---------------------- */
+/* Declare signaling's own metrics in sg->metrics (sessions by transport,
+ * HTTP connections of the listener, sockets, rooms, Engine.IO and
+ * Socket.IO packets, events received by name) once sg->io exists. */
+void sg_metrics_init(struct signaling *sg);
+/* Count an event received: `name` is a handler's name (a literal from
+ * sockets.c's table; one series each) or NULL for any other ("unknown"). */
+void sg_metrics_event(struct signaling *sg, const char *name);
 
 /* ---- routes.c: the HTTP API (/api/chat) --------------------------------- */
 void sg_routes(struct signaling *sg);

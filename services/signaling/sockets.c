@@ -31,6 +31,8 @@ struct sg_client {
 	int64_t limited_notice_ms; /* the last rate_limited error event */
 	int64_t *rooms;            /* event rooms joined */
 	size_t nrooms, caprooms;
+	int64_t *matches; /* private rooms joined (kept with peers only) */
+	size_t nmatches, capmatches;
 	/* chat messages, stored one at a time in the order they came */
 	struct op *queue, *queue_tail;
 	bool storing;
@@ -71,6 +73,7 @@ client_unref(struct sg_client *c)
 	json_object_put(c->person);
 	free(c->display_name);
 	free(c->rooms);
+	free(c->matches);
 	free(c);
 }
 
@@ -223,6 +226,60 @@ client_in_event(const struct sg_client *c, int64_t event)
 	return false;
 }
 
+/* The user's first socket here arrived in the event room: the peers hear
+ * of it; true when the room here must hear user_joined (the user is on no
+ * other instance's list of the room yet). */
+static bool
+arrived(struct signaling *sg, int64_t event, int64_t user, json_object *person)
+{
+	if (sg->peers == NULL) {
+		return true;
+	}
+	sg_peers_local(sg, SG_ROOM_EVENT, event, user, person, true);
+	return sg_peers_count(sg, SG_ROOM_EVENT, event, user) == 0;
+}
+
+/* The same when the user's last socket here left: true when the room here
+ * must hear user_left (no other instance has them there). */
+static bool
+departed(struct signaling *sg, int64_t event, int64_t user)
+{
+	if (sg->peers == NULL) {
+		return true;
+	}
+	sg_peers_local(sg, SG_ROOM_EVENT, event, user, NULL, false);
+	return sg_peers_count(sg, SG_ROOM_EVENT, event, user) == 0;
+}
+
+/* A socket entered / left a private room: counted for the peers (the
+ * relay's partner_offline looks at every instance). Nothing alone. */
+static void
+client_match_enter(struct sg_client *c, int64_t match)
+{
+	if (c->sg->peers == NULL) {
+		return;
+	}
+	if (c->nmatches == c->capmatches) {
+		c->capmatches = c->capmatches > 0 ? c->capmatches * 2 : 4;
+		c->matches =
+		    sc_realloc(c->matches, c->capmatches * sizeof(*c->matches));
+	}
+	c->matches[c->nmatches++] = match;
+	sg_peers_match_enter(c->sg, match, c->user);
+}
+
+static void
+client_match_exit(struct sg_client *c, int64_t match)
+{
+	for (size_t i = 0; i < c->nmatches; i++) {
+		if (c->matches[i] == match) {
+			c->matches[i] = c->matches[--c->nmatches];
+			sg_peers_match_exit(c->sg, match, c->user);
+			return;
+		}
+	}
+}
+
 /* Enter the event's room (if not in it yet) and answer with who is there:
  * active_users to the socket, then the ack. The rest of the room hears of
  * the user only when this is their first socket there. */
@@ -233,6 +290,7 @@ event_room_enter(struct sg_client *c, int64_t event, struct sc_sio_ack **ack,
 	struct signaling *sg = c->sg;
 	char room[SG_ROOM_LEN];
 	json_object *users, *o;
+	bool first;
 
 	sg_room_name(room, "event", event);
 	if (!client_in_event(c, event)) {
@@ -252,8 +310,9 @@ event_room_enter(struct sg_client *c, int64_t event, struct sc_sio_ack **ack,
 			                      c->caprooms * sizeof(*c->rooms));
 		}
 		c->rooms[c->nrooms++] = event;
-		if (sg_presence_add(sg->presence, event, c->user, c->person) ==
-		    1) {
+		first = sg_presence_add(sg->presence, event, c->user,
+		                        c->person) == 1;
+		if (first && arrived(sg, event, c->user, c->person)) {
 			o = json_object_new_object();
 			json_object_object_add(o, "eventId",
 			                       json_object_new_int64(event));
@@ -263,6 +322,7 @@ event_room_enter(struct sg_client *c, int64_t event, struct sc_sio_ack **ack,
 		}
 	}
 	users = sg_presence_list(sg->presence, event);
+	sg_peers_list_into(sg, event, users);
 	o = json_object_new_object();
 	json_object_object_add(o, "eventId", json_object_new_int64(event));
 	json_object_object_add(o, "users", json_object_get(users));
@@ -290,7 +350,8 @@ event_room_exit(struct sg_client *c, int64_t event)
 	c->rooms[i] = c->rooms[--c->nrooms];
 	sg_room_name(room, "event", event);
 	sc_sio_leave(c->s, room);
-	if (sg_presence_remove(sg->presence, event, c->user) == 0) {
+	if (sg_presence_remove(sg->presence, event, c->user) == 0 &&
+	    departed(sg, event, c->user)) {
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "eventId",
@@ -389,6 +450,11 @@ stored_cb(int err, json_object *message, bool inserted, void *arg)
 			               ? "event_message"
 			               : "private_message",
 			           json_object_get(message));
+			sg_peers_emit(sg, op->kind, op->id,
+			              op->kind == SG_ROOM_EVENT
+			                  ? "event_message"
+			                  : "private_message",
+			              message, 0);
 		}
 		o = ok_body();
 		json_object_object_add(o, "message", json_object_get(message));
@@ -570,6 +636,7 @@ join_private_cb(int err, const struct sg_match *m, void *arg)
 	struct sg_client *c = op->c;
 	char room[SG_ROOM_LEN];
 	json_object *o;
+	bool was_in;
 	int rc;
 
 	if (err == SC_ENOTFOUND ||
@@ -585,11 +652,15 @@ join_private_cb(int err, const struct sg_match *m, void *arg)
 		              : "the match is no longer active");
 	} else if (!c->gone) {
 		sg_room_name(room, "match", m->id);
+		was_in = sc_sio_in_room(c->s, room);
 		rc = sc_sio_join(c->s, room);
 		if (rc == SC_ETOOBIG) {
 			op_refuse(op, "too_many_rooms",
 			          "this connection is in too many rooms");
 		} else if (rc == SC_OK) {
+			if (!was_in) {
+				client_match_enter(c, m->id);
+			}
 			o = ok_body();
 			json_object_object_add(o, "matchId",
 			                       json_object_new_int64(m->id));
@@ -634,6 +705,9 @@ on_leave_private_room(struct sg_client *c, json_object *p,
 		return;
 	}
 	sg_room_name(room, "match", match);
+	if (sc_sio_in_room(c->s, room)) {
+		client_match_exit(c, match);
+	}
 	sc_sio_leave(c->s, room);
 	o = ok_body();
 	json_object_object_add(o, "matchId", json_object_new_int64(match));
@@ -785,6 +859,12 @@ signal_cb(int err, const struct sg_match *m, void *arg)
 		json_object_array_add(r.args, o);
 		sg_room_name(room, "match", m->id);
 		sc_sio_room_foreach(c->sg->nsp, room, relay_one, &r);
+		/* the partner's sockets on other instances */
+		if (sg_peers_count(c->sg, SG_ROOM_MATCH, m->id, partner) > 0) {
+			sg_peers_emit(c->sg, SG_ROOM_MATCH, m->id, op->event, o,
+			              partner);
+			r.sent++;
+		}
 		json_object_put(r.args);
 		if (r.sent == 0) {
 			op_refuse(op, "partner_offline",
@@ -959,6 +1039,7 @@ on_event(struct sc_sio_socket *s, const char *name, json_object *args,
 		return;
 	}
 	h = handler_find(name);
+	sg_metrics_event(sg, h != NULL ? h->name : NULL);
 	name = h != NULL ? h->name : quotable(name, buf, sizeof(buf));
 	if (sg->draining) {
 		refuse(c, &ack, name, "shutting_down",
@@ -1015,6 +1096,7 @@ on_binary_event(struct sc_sio_socket *s, const char *name, json_object *args,
 		}
 		return;
 	}
+	sg_metrics_event(c->sg, h != NULL ? h->name : NULL);
 	name = h != NULL ? h->name : quotable(name, buf, sizeof(buf));
 	if (!within_limits(c, h != NULL ? h->limit : LIMIT_EVENT, name, &ack)) {
 		return;
@@ -1179,6 +1261,9 @@ on_disconnect(struct sc_sio_socket *s, const char *reason, void *arg)
 	while (c->nrooms > 0) {
 		event_room_exit(c, c->rooms[c->nrooms - 1]);
 	}
+	while (c->nmatches > 0) {
+		client_match_exit(c, c->matches[c->nmatches - 1]);
+	}
 	c->gone = true;
 	client_unlist(c);
 	client_unref(c);
@@ -1245,4 +1330,65 @@ sg_sockets_evict(struct signaling *sg, int64_t event, int64_t user)
 		event_room_exit(e.list[i], event);
 	}
 	free(e.list);
+}
+
+/* ---- from the other instances (peers.c) --------------------------------- */
+
+void
+sg_sockets_deliver(struct signaling *sg, enum sg_room_kind kind, int64_t room,
+                   const char *event, json_object *data, int64_t to_user)
+{
+	char name[SG_ROOM_LEN];
+	json_object *args;
+
+	if (sg->nsp == NULL || sg->stopping) {
+		return;
+	}
+	sg_room_name(name, kind == SG_ROOM_EVENT ? "event" : "match", room);
+	args = json_object_new_array();
+	json_object_array_add(args, json_object_get(data));
+	if (to_user > 0) {
+		struct relay r = {to_user, event, args, 0};
+
+		sc_sio_room_foreach(sg->nsp, name, relay_one, &r);
+	} else {
+		sc_sio_to_room(sg->nsp, name, NULL, event, args);
+	}
+	json_object_put(args);
+}
+
+void
+sg_sockets_remote_presence(struct signaling *sg, int64_t event, int64_t user,
+                           json_object *person, bool present)
+{
+	char room[SG_ROOM_LEN];
+	json_object *o;
+
+	if (sg->nsp == NULL ||
+	    sg_presence_sockets(sg->presence, event, user) > 0) {
+		return;
+	}
+	sg_room_name(room, "event", event);
+	o = json_object_new_object();
+	json_object_object_add(o, "eventId", json_object_new_int64(event));
+	if (present) {
+		json_object *who = person;
+
+		if (who == NULL) {
+			who = json_object_new_object();
+			json_object_object_add(who, "id",
+			                       json_object_new_int64(user));
+			json_object_object_add(who, "username", NULL);
+			json_object_object_add(who, "displayName", NULL);
+			json_object_object_add(who, "avatarUrl", NULL);
+		} else {
+			json_object_get(who);
+		}
+		json_object_object_add(o, "user", who);
+		room_emit1(sg, room, NULL, "user_joined", o);
+	} else {
+		json_object_object_add(o, "userId",
+		                       json_object_new_int64(user));
+		room_emit1(sg, room, NULL, "user_left", o);
+	}
 }

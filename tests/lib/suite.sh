@@ -13,9 +13,10 @@ sc_build_dir() {
 	printf '%s\n' "$b"
 }
 
-# A base port P with P..P+7 all free on 127.0.0.1 (gateway, PostgreSQL and
-# the five daemons; see deploy/local.sh), below the ephemeral port range so
-# outgoing connections do not take them meanwhile.
+# A base port P with P..P+15 all free on 127.0.0.1 (gateway, PostgreSQL,
+# the five daemons, signaling's Socket.IO, and two ports for each further
+# signaling instance, up to 5; see deploy/local.sh), below the ephemeral
+# port range so outgoing connections do not take them meanwhile.
 sc_free_port_base() {
 	python3 - <<'EOF'
 import random, socket, sys
@@ -23,7 +24,7 @@ for _ in range(500):
     base = random.randrange(20000, 32000)
     socks = []
     try:
-        for port in range(base, base + 8):
+        for port in range(base, base + 16):
             s = socket.socket()
             socks.append(s)
             s.bind(("127.0.0.1", port))
@@ -34,7 +35,7 @@ for _ in range(500):
             s.close()
     print(base)
     sys.exit(0)
-sys.exit("no free range of 8 ports on 127.0.0.1")
+sys.exit("no free range of 16 ports on 127.0.0.1")
 EOF
 }
 
@@ -76,6 +77,11 @@ SC_SUITE_VAR=
 #   SC_TEST_SERVICES       the daemons running, space separated
 #   SC_TEST_<SVC>_URL      each daemon directly (SC_TEST_AUTH_URL, ...)
 #   SC_TEST_SIGNALING_SIO_URL  signaling's Socket.IO listener directly
+#                          (its first instance)
+#   SC_TEST_SIGNALING_INSTANCES  how many signaling instances run (2 unless
+#                          SC_SIGNALING_INSTANCES says otherwise)
+#   SC_TEST_SIGNALING_SIO_URLS, SC_TEST_SIGNALING_URLS  every instance's
+#                          Socket.IO listener / HTTP API, space separated
 #   SC_TEST_MAIL_DIR       the mail outbox folder
 #   SC_TEST_BUILD          the build folder (absolute)
 #   SC_TEST_VAR            the suite's state folder (logs in log/)
@@ -110,6 +116,16 @@ sc_suite_start() {
 	export SC_TEST_GATEWAY_URL="http://127.0.0.1:${env[SC_GATEWAY_PORT]}"
 	# signaling's Socket.IO listener, for tests that bypass nginx.
 	export SC_TEST_SIGNALING_SIO_URL="http://127.0.0.1:${env[SC_SIGNALING_SIO_PORT]}"
+	export SC_TEST_SIGNALING_INSTANCES=${env[SC_SIGNALING_INSTANCES]:-1}
+	SC_TEST_SIGNALING_SIO_URLS=
+	for v in ${env[SC_SIGNALING_SIO_PORTS]:-${env[SC_SIGNALING_SIO_PORT]}}; do
+		SC_TEST_SIGNALING_SIO_URLS+="${SC_TEST_SIGNALING_SIO_URLS:+ }http://127.0.0.1:$v"
+	done
+	SC_TEST_SIGNALING_URLS=
+	for v in ${env[SC_SIGNALING_HTTP_PORTS]:-${env[SC_SIGNALING_HTTP_PORT]}}; do
+		SC_TEST_SIGNALING_URLS+="${SC_TEST_SIGNALING_URLS:+ }http://127.0.0.1:$v"
+	done
+	export SC_TEST_SIGNALING_SIO_URLS SC_TEST_SIGNALING_URLS
 	for s in ${env[SC_SERVICES]}; do
 		u=${s^^}
 		export "SC_TEST_${u}_URL=http://127.0.0.1:${env[SC_${u}_HTTP_PORT]}"
