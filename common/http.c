@@ -73,11 +73,18 @@ struct http_addr {
 	unsigned char bytes[16];
 };
 
+/* A trusted proxy: an address, or a network when bits is below the
+ * address's length ("10.0.0.0/8"). */
+struct http_net {
+	struct http_addr addr;
+	unsigned bits;
+};
+
 struct sc_http_server {
 	struct event_base *base;
 	struct evhttp *http;
 	size_t max_body;
-	struct http_addr *proxies;
+	struct http_net *proxies;
 	size_t nproxies;
 	struct http_route *routes;
 	size_t nroutes, routes_cap;
@@ -300,14 +307,58 @@ addr_format(const struct http_addr *a, char *buf, size_t len)
 	}
 }
 
+/* Whether a lies in network n: the first n->bits bits are equal. */
 static bool
-addr_equal(const struct http_addr *a, const struct http_addr *b)
+net_contains(const struct http_net *n, const struct http_addr *a)
 {
-	size_t n = a->family == AF_INET ? 4 : 16;
-	return a->family == b->family && memcmp(a->bytes, b->bytes, n) == 0;
+	unsigned full = n->bits / 8, rest = n->bits % 8;
+
+	if (a->family != n->addr.family) {
+		return false;
+	}
+	if (memcmp(a->bytes, n->addr.bytes, full) != 0) {
+		return false;
+	}
+	if (rest == 0) {
+		return true;
+	}
+	return ((a->bytes[full] ^ n->addr.bytes[full]) &
+	        (0xffu << (8 - rest)) & 0xffu) == 0;
 }
 
-/* Parse "a, b, c" into srv->proxies. SC_OK or SC_EINVAL (logged, naming
+/* "addr" or "addr/bits" into *n; false when either part is bad. */
+static bool
+net_parse(char *item, struct http_net *n)
+{
+	char *slash = strchr(item, '/');
+	unsigned max;
+
+	if (slash != NULL) {
+		*slash = '\0';
+	}
+	if (!addr_parse(item, &n->addr)) {
+		return false;
+	}
+	max = n->addr.family == AF_INET ? 32 : 128;
+	n->bits = max;
+	if (slash != NULL) {
+		const char *d = slash + 1;
+		size_t len = strspn(d, "0123456789");
+		unsigned long bits;
+
+		if (len == 0 || len > 3 || d[len] != '\0') {
+			return false;
+		}
+		bits = strtoul(d, NULL, 10);
+		if (bits > max) {
+			return false;
+		}
+		n->bits = (unsigned)bits;
+	}
+	return true;
+}
+
+/* Parse "a, b/n, c" into srv->proxies. SC_OK or SC_EINVAL (logged, naming
  * `what`: where the list came from). */
 static int
 proxies_parse(struct sc_http_server *srv, const char *list, const char *what)
@@ -316,8 +367,8 @@ proxies_parse(struct sc_http_server *srv, const char *list, const char *what)
 
 	while (*p != '\0') {
 		size_t n;
-		char item[INET6_ADDRSTRLEN + 1];
-		struct http_addr a;
+		char item[INET6_ADDRSTRLEN + 5];
+		struct http_net net;
 
 		p += strspn(p, " \t,");
 		n = strcspn(p, ",");
@@ -333,18 +384,20 @@ proxies_parse(struct sc_http_server *srv, const char *list, const char *what)
 		}
 		memcpy(item, p, n);
 		item[n] = '\0';
-		if (!addr_parse(item, &a)) {
+		if (!net_parse(item, &net)) {
 			goto bad;
 		}
 		srv->proxies = sc_realloc(
 		    srv->proxies, (srv->nproxies + 1) * sizeof *srv->proxies);
-		srv->proxies[srv->nproxies++] = a;
+		srv->proxies[srv->nproxies++] = net;
 		p += strcspn(p, ",");
 	}
 	return SC_OK;
 bad:
-	sc_log_error(NULL, "invalid %s '%s': each must be an IP address", what,
-	             list);
+	sc_log_error(NULL,
+	             "invalid %s '%s': each must be an IP address or a "
+	             "network (10.0.0.0/8, fd00::/8)",
+	             what, list);
 	return SC_EINVAL;
 }
 
@@ -352,7 +405,7 @@ static bool
 proxy_trusted(const struct sc_http_server *srv, const struct http_addr *a)
 {
 	for (size_t i = 0; i < srv->nproxies; i++) {
-		if (addr_equal(&srv->proxies[i], a)) {
+		if (net_contains(&srv->proxies[i], a)) {
 			return true;
 		}
 	}

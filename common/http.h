@@ -39,8 +39,9 @@ enum {
 
 struct sc_http_opts {
 	size_t max_body;             /* default 64 KiB (SC_MAX_BODY_BYTES) */
-	const char *trusted_proxies; /* comma list of peer IPs whose X-Real-IP
-	                                is believed; default "127.0.0.1,::1" */
+	const char *trusted_proxies; /* comma list of peer IPs or networks
+	                                (10.0.0.0/8) whose X-Real-IP is
+	                                believed; default "127.0.0.1,::1" */
 };
 
 /* Caller owns; free with sc_http_server_free(). opts may be NULL (defaults,

@@ -1144,6 +1144,41 @@ START_TEST(x_real_ip_is_ignored_from_an_untrusted_peer)
 }
 END_TEST
 
+START_TEST(x_real_ip_is_honoured_from_a_trusted_network)
+{
+	struct sc_http_opts opts = {.max_body = MAX_BODY,
+	                            .trusted_proxies = "10.0.0.0/8, 127.0.0.0/8"};
+	struct resp r;
+
+	fx_start(&opts);
+	exchange(&r, "GET", "/api/info", "X-Real-IP: 203.0.113.7\r\n", NULL);
+	ck_assert_str_eq(jstr(r.json, "ip"), "203.0.113.7");
+	resp_release(&r);
+	fx_stop();
+
+	/* A network that stops one bit short of the peer's address. */
+	opts.trusted_proxies = "127.0.0.0/32, 127.0.0.2/31, ::1/127";
+	fx_start(&opts);
+	exchange(&r, "GET", "/api/info", "X-Real-IP: 203.0.113.7\r\n", NULL);
+	ck_assert_str_eq(jstr(r.json, "ip"), "127.0.0.1");
+	resp_release(&r);
+	fx_stop();
+
+	/* Bits past the address's length, or not a number: start-up fails. */
+	static const char *const bad[] = {"10.0.0.0/33", "::/129", "10.0.0.0/",
+	                                  "10.0.0.0/8x", "10.0.0.0/-1",
+	                                  "10.0.0.0/0008"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct sc_http_opts o = {.max_body = MAX_BODY,
+		                         .trusted_proxies = bad[i]};
+		struct event_base *base = event_base_new();
+		ck_assert_msg(sc_http_server_new(base, &o) == NULL, "%s",
+		              bad[i]);
+		event_base_free(base);
+	}
+}
+END_TEST
+
 /* ---- headers, cookies, query --------------------------------------- */
 
 START_TEST(cookies_are_parsed_from_the_cookie_header)
@@ -1537,6 +1572,7 @@ http_suite(void)
 	tcase_add_test(req, insane_or_missing_request_id_is_regenerated);
 	tcase_add_test(req, x_real_ip_is_honoured_from_a_trusted_peer);
 	tcase_add_test(req, x_real_ip_is_ignored_from_an_untrusted_peer);
+	tcase_add_test(req, x_real_ip_is_honoured_from_a_trusted_network);
 	tcase_add_test(req, cookies_are_parsed_from_the_cookie_header);
 	tcase_add_test(req, query_values_are_decoded);
 	tcase_add_test(req, reply_err_text_and_no_content_have_their_shapes);
