@@ -5,8 +5,9 @@
 // it is built from, and in its binary when built) and include every one
 // whose default only works on one machine (loopback, relative paths, the
 // bus). Also: structure, probes, non-root, the bus wired through service
-// names, kustomize output (kubectl's when installed, else resolved here),
-// `nginx -t` on the container gateway config, the Dockerfiles' rules.
+// names, signaling's instances (StatefulSet, peers, the gateway's pinning)
+// agreeing, kustomize output (kubectl's when installed, else resolved
+// here), `nginx -t` on the container gateway config, the Dockerfiles' rules.
 // Needs no running suite:
 //   cd tests/integration && node --test deploy.test.mjs
 import assert from 'node:assert/strict';
@@ -625,6 +626,9 @@ function smpMerge(target, patch) {
 	}
 }
 
+/* What kustomize's replicas field scales (of the kinds used here). */
+const SCALABLE = new Set(['Deployment', 'StatefulSet']);
+
 function podSpecs(o) {
 	if (o.kind === 'Deployment' || o.kind === 'Job' ||
 		o.kind === 'StatefulSet' || o.kind === 'DaemonSet') {
@@ -707,9 +711,10 @@ function kustomizeHere(dir) {
 		smpMerge(target, patch);
 	}
 	for (const r of k.replicas ?? []) {
-		const d = objs.find((o) => o.kind === 'Deployment' &&
+		const d = objs.find((o) => SCALABLE.has(o.kind) &&
 			o.metadata.name === r.name);
-		assert.ok(d, `${dir}: replicas for ${r.name}, no such Deployment`);
+		assert.ok(d, `${dir}: replicas for ${r.name}, no such Deployment ` +
+			'or StatefulSet');
 		d.spec.replicas = r.count;
 	}
 	for (const im of k.images ?? []) {
@@ -803,12 +808,21 @@ function find(objs, kind, name) {
 	return objs.find((o) => o.kind === kind && o.metadata.name === name);
 }
 
+/* A daemon's Deployment or StatefulSet. */
+function workload(objs, name) {
+	const w = objs.filter((o) => SCALABLE.has(o.kind) &&
+		o.metadata.name === name);
+	assert.equal(w.length, 1, `one Deployment or StatefulSet ${name}`);
+	return w[0];
+}
+
 function b64(s) {
 	return Buffer.from(s, 'base64').toString('utf8');
 }
 
-/* A container's environment: variable -> source, each set once. */
-function podEnv(objs, c, who) {
+/* A container's environment: variable -> source, each set once; `pod`
+ * ({name, namespace}) answers the downward API's fieldRef. */
+function podEnv(objs, c, who, pod = {}) {
 	const vars = new Map();
 	const values = new Map();
 	const add = (name, value, from) => {
@@ -828,11 +842,77 @@ function podEnv(objs, c, who) {
 		}
 	}
 	for (const e of c.env ?? []) {
+		const field = e.valueFrom?.fieldRef?.fieldPath;
+		if (field !== undefined) {
+			const v = { 'metadata.name': pod.name,
+				'metadata.namespace': pod.namespace }[field];
+			assert.ok(v !== undefined, `${who}: ${e.name} from ${field}, ` +
+				'which this test does not resolve');
+			add(e.name, v, `env (${field})`);
+			continue;
+		}
 		assert.ok(e.value !== undefined, `${who}: ${e.name} from elsewhere`);
 		add(e.name, e.value, 'env');
 	}
 	return { vars, values };
 }
+
+/* The environment the daemon starts with when the container's command is
+ * a shell wrapper (`/bin/sh -c '...; exec /usr/local/bin/<daemon>'`): the
+ * script run here with `env` in the daemon's place; what it adds or
+ * changes is the daemon's. Without a command: the environment as is. */
+function wrapperEnv(c, daemon, env, who) {
+	if (c.command === undefined) {
+		assert.equal(c.args, undefined, `${who}: args without a command`);
+		return env;
+	}
+	assert.equal(c.command.length, 3, `${who}: command ${c.command}`);
+	assert.deepEqual(c.command.slice(0, 2), ['/bin/sh', '-c'], who);
+	assert.equal(c.args, undefined, `${who}: args`);
+	const script = c.command[2];
+	// Kubernetes itself replaces $(NAME) in a command with a variable.
+	assert.ok(!script.includes('$('), `${who}: $( in the command`);
+	// The image's ENTRYPOINT (checked against the Dockerfile below).
+	const target = `exec /usr/local/bin/${daemon}`;
+	assert.equal(script.split(target).length, 2,
+		`${who}: the script execs ${target} once`);
+	const r = spawnSync('sh', ['-c', script.replace(target, 'exec env -0')], {
+		encoding: 'utf8',
+		env: { PATH: process.env.PATH, ...Object.fromEntries(env.values) },
+	});
+	assert.equal(r.status, 0, `${who}: the command fails: ${r.stderr}`);
+	const vars = new Map(env.vars);
+	const values = new Map(env.values);
+	const shell = new Set(['PATH', 'PWD', 'OLDPWD', 'SHLVL', '_']);
+	for (const kv of r.stdout.split('\0').filter(Boolean)) {
+		const i = kv.indexOf('=');
+		const [k, v] = [kv.slice(0, i), kv.slice(i + 1)];
+		if (shell.has(k) || values.get(k) === v) {
+			continue;
+		}
+		vars.set(k, 'the container\'s command');
+		values.set(k, v);
+	}
+	return { vars, values };
+}
+
+/* The pods of a daemon's workload, each {name, vars, values}: a
+ * StatefulSet's by ordinal, a Deployment's one (any is alike). */
+function daemonPods(objs, s) {
+	const w = workload(objs, s);
+	const c = w.spec.template.spec.containers[0];
+	const names = w.kind === 'StatefulSet'
+		? Array.from({ length: w.spec.replicas ?? 1 },
+			(_, i) => `${w.metadata.name}-${i}`)
+		: [`${w.metadata.name}-7d4b9c8f6-x2x9q`];
+	return names.map((name) => {
+		const who = `${s} (pod ${name})`;
+		const env = podEnv(objs, c, who,
+			{ name, namespace: w.metadata.namespace });
+		return { name, ...wrapperEnv(c, s, env, who) };
+	});
+}
+
 
 function checkCluster(name, objs) {
 	const svcPort = (svc, port) => {
@@ -848,12 +928,14 @@ function checkCluster(name, objs) {
 		return p.containerPort;
 	};
 
-	test(`${name}: a Deployment and a Service per daemon, selectors matching`,
-		() => {
+	test(`${name}: a Deployment (signaling: a StatefulSet) and a Service ` +
+		'per daemon, selectors matching', () => {
 			for (const s of [...DAEMONS, 'gateway']) {
-				const d = find(objs, 'Deployment', s);
+				const d = workload(objs, s);
 				const svc = find(objs, 'Service', s);
-				assert.ok(d && svc, `${s}: Deployment and Service`);
+				assert.equal(d.kind, s === 'signaling' ? 'StatefulSet'
+					: 'Deployment', s);
+				assert.ok(svc, `${s}: a Service`);
 				const labels = d.spec.template.metadata.labels;
 				for (const sel of [d.spec.selector.matchLabels, svc.spec.selector]) {
 					for (const [k, v] of Object.entries(sel)) {
@@ -869,7 +951,7 @@ function checkCluster(name, objs) {
 	test(`${name}: probes /health (liveness) and /ready (readiness) on the ` +
 		'HTTP port', () => {
 		for (const s of DAEMONS) {
-			const c = find(objs, 'Deployment', s).spec.template.spec.containers[0];
+			const c = workload(objs, s).spec.template.spec.containers[0];
 			const http = containerPort(c, 'http');
 			assert.equal(http, LOCAL.http[s], s);
 			assert.equal(c.livenessProbe.httpGet.path, '/health', s);
@@ -911,10 +993,10 @@ function checkCluster(name, objs) {
 	test(`${name}: each daemon is given exactly variables it reads, and ` +
 		'all it needs', () => {
 		for (const s of DAEMONS) {
-			const c = find(objs, 'Deployment', s).spec.template.spec.containers[0];
-			const { vars } = podEnv(objs, c, s);
-			assertEnvMatches(`Kubernetes' ${s}`, vars, FACTS[s].reads,
-				FACTS[s].required, K8S_UNSETTABLE);
+			for (const pod of daemonPods(objs, s)) {
+				assertEnvMatches(`Kubernetes' ${s} (pod ${pod.name})`, pod.vars,
+					FACTS[s].reads, FACTS[s].required, K8S_UNSETTABLE);
+			}
 		}
 		const jobs = {
 			migrate: [MIGRATE.reads, MIGRATE.required],
@@ -929,30 +1011,42 @@ function checkCluster(name, objs) {
 	});
 
 	test(`${name}: the bus is wired through the Services' DNS names`, () => {
-		const env = Object.fromEntries(DAEMONS.map((s) => [s, podEnv(objs,
-			find(objs, 'Deployment', s).spec.template.spec.containers[0], s)
-			.values]));
-		assertBusWiring(name, (s, n) => env[s].get(n), (d) => d);
+		const first = Object.fromEntries(DAEMONS.map((s) => [s,
+			daemonPods(objs, s)[0].values]));
+		// Every pod of each daemon (a StatefulSet's differ).
 		for (const s of DAEMONS) {
-			const c = find(objs, 'Deployment', s).spec.template.spec.containers[0];
+			for (const pod of daemonPods(objs, s)) {
+				const env = { ...first, [s]: pod.values };
+				assertBusWiring(`${name} (pod ${pod.name})`,
+					(d, n) => env[d].get(n), (d) => d);
+			}
+		}
+		for (const s of DAEMONS) {
+			const w = workload(objs, s);
+			const c = w.spec.template.spec.containers[0];
+			const env = daemonPods(objs, s)[0].values;
+			// A StatefulSet's pods publish on their own addresses, under
+			// its headless Service; a Deployment's through its Service.
+			const bus = w.kind === 'StatefulSet' ? w.spec.serviceName : s;
 			for (const kind of ['REQ', 'PUB']) {
 				const port = BUS_PORT[s][kind];
 				assert.equal(containerPort(c, `bus-${kind.toLowerCase()}`), port, s);
-				svcPort(s, port);
+				svcPort(bus, port);
 			}
-			assert.equal(env[s].get('SC_HTTP_ADDR'), '0.0.0.0', s);
-			assert.equal(Number(env[s].get('SC_HTTP_PORT')), LOCAL.http[s], s);
+			assert.equal(env.get('SC_HTTP_ADDR'), '0.0.0.0', s);
+			assert.equal(Number(env.get('SC_HTTP_PORT')), LOCAL.http[s], s);
 		}
-		assert.equal(Number(env.signaling.get('SC_SIO_PORT')), LOCAL.sio);
+		assert.equal(Number(daemonPods(objs, 'signaling')[0].values
+			.get('SC_SIO_PORT')), LOCAL.sio);
 		svcPort('signaling', LOCAL.sio);
 	});
 
 	test(`${name}: the key pair from Secrets: the private key to auth only`,
 		() => {
 			for (const s of DAEMONS) {
-				const spec = find(objs, 'Deployment', s).spec.template.spec;
+				const spec = workload(objs, s).spec.template.spec;
 				const c = spec.containers[0];
-				const { values } = podEnv(objs, c, s);
+				const { values, vars } = daemonPods(objs, s)[0];
 				const mounted = (varName, secret, key) => {
 					const file = values.get(varName);
 					const m = c.volumeMounts.find((v) =>
@@ -975,7 +1069,7 @@ function checkCluster(name, objs) {
 				}
 				const u = new URL(values.get('SC_DATABASE_URL'));
 				assert.equal(u.username, `sc_${LOCAL.schema[s]}`, s);
-				assert.equal(podEnv(objs, c, s).vars.get('SC_DATABASE_URL'),
+				assert.equal(vars.get('SC_DATABASE_URL'),
 					`Secret ${s}-secrets`, `${s}'s database URL is a Secret`);
 			}
 		});
@@ -985,13 +1079,22 @@ function checkCluster(name, objs) {
 			const c = find(objs, 'Deployment', 'gateway')
 				.spec.template.spec.containers[0];
 			const { values } = podEnv(objs, c, 'gateway');
-			const want = Object.fromEntries(DAEMONS.map((s) =>
-				[`GATEWAY_UPSTREAM_${UP(s)}`, `${s}:${LOCAL.http[s]}`]));
-			want.GATEWAY_UPSTREAM_SIGNALING_SIO = `signaling:${LOCAL.sio}`;
-			for (const [k, v] of Object.entries(want)) {
-				assert.equal(values.get(k), v, k);
-				const [svc, port] = v.split(':');
-				svcPort(svc, Number(port));
+			for (const s of DAEMONS.filter((x) => x !== 'signaling')) {
+				const k = `GATEWAY_UPSTREAM_${UP(s)}`;
+				assert.equal(values.get(k), `${s}:${LOCAL.http[s]}`, k);
+				svcPort(s, LOCAL.http[s]);
+			}
+			// signaling's instances, one Service each (which pod each
+			// names: the next test).
+			for (const [k, port] of [
+				['GATEWAY_UPSTREAM_SIGNALING', LOCAL.http.signaling],
+				['GATEWAY_UPSTREAM_SIGNALING_SIO', LOCAL.sio]]) {
+				assert.ok(values.get(k), k);
+				for (const e of values.get(k).split(',')) {
+					const [svc, p] = e.split(':');
+					assert.equal(Number(p), port, `${k}: ${e}`);
+					svcPort(svc, port);
+				}
 			}
 			for (const k of values.keys()) {
 				assert.match(k, /^GATEWAY_/, `the gateway reads no ${k}`);
@@ -1008,10 +1111,161 @@ function checkCluster(name, objs) {
 			}
 		});
 
-	test(`${name}: signaling runs one replica, never two at once`, () => {
-		const d = find(objs, 'Deployment', 'signaling');
-		assert.equal(d.spec.replicas, 1);
-		assert.equal(d.spec.strategy.type, 'Recreate');
+	/* signaling's instances: a StatefulSet whose replicas, peers
+	 * (SC_SIGNALING_PEERS), session id prefixes and gateway upstreams name
+	 * the same pods (services/signaling/README.md, "Scale-out"). */
+	const signaling = () => {
+		const sts = workload(objs, 'signaling');
+		const c = sts.spec.template.spec.containers[0];
+		const pods = daemonPods(objs, 'signaling');
+		// A pod's labels: the template's and the StatefulSet's own.
+		const labels = (pod, i) => ({ ...sts.spec.template.metadata.labels,
+			'statefulset.kubernetes.io/pod-name': pod,
+			'apps.kubernetes.io/pod-index': String(i) });
+		const selected = (svc) => pods.map((p) => p.name).filter((p, i) =>
+			Object.entries(svc.spec.selector ?? {}).every(([k, v]) =>
+				labels(p, i)[k] === v));
+		return { sts, c, pods, selected };
+	};
+
+	test(`${name}: signaling is a StatefulSet whose pods find each other ` +
+		'through its headless Service', () => {
+		const { sts, c, pods, selected } = signaling();
+		assert.equal(sts.kind, 'StatefulSet');
+		const n = sts.spec.replicas;
+		assert.ok(Number.isInteger(n) && n >= 1, `replicas ${n}`);
+		assert.equal(pods.length, n);
+		assert.equal(sts.spec.updateStrategy?.type ?? 'RollingUpdate',
+			'RollingUpdate');
+		const peersSvc = find(objs, 'Service', sts.spec.serviceName);
+		assert.ok(peersSvc, `the StatefulSet's Service ${sts.spec.serviceName}`);
+		assert.equal(peersSvc.spec.clusterIP, 'None', 'a headless Service');
+		assert.equal(peersSvc.spec.publishNotReadyAddresses, true,
+			'peers are named while they start, before they are ready');
+		assert.deepEqual(selected(peersSvc), pods.map((p) => p.name));
+		const ns = sts.metadata.namespace;
+		// signaling-<i>.signaling-peers[.<namespace>[.svc[.cluster.local]]]
+		const podHost = new RegExp(`^(${sts.metadata.name}-\\d+)\\.` +
+			`${sts.spec.serviceName}(?:\\.${ns}` +
+			'(?:\\.svc(?:\\.cluster\\.local)?)?)?$');
+		for (const pod of pods) {
+			const v = pod.values;
+			const who = `pod ${pod.name}`;
+			assert.equal(v.get('SC_SIGNALING_INSTANCE'), pod.name, who);
+			const own = tcpAddr(v.get('SC_BUS_SIGNALING_PUB'));
+			assert.equal(own.host, '0.0.0.0', `${who} binds its own PUB`);
+			assert.equal(containerPort(c, 'bus-pub'), own.port, who);
+			svcPort(sts.spec.serviceName, own.port);
+			const peers = (v.get('SC_SIGNALING_PEERS') ?? '').split(',')
+				.map((x) => x.trim()).filter(Boolean);
+			if (n === 1 && peers.length === 0) {
+				continue; // one instance alone
+			}
+			assert.equal(peers.length, n, `${who}: one peer per replica: ` +
+				`${peers.join(', ')}`);
+			const named = peers.map((u) => {
+				const a = tcpAddr(u);
+				assert.equal(a.port, own.port, `${who}: ${u} is not a PUB port`);
+				const m = podHost.exec(a.host);
+				assert.ok(m, `${who}: ${u} names no pod of the StatefulSet ` +
+					`under ${sts.spec.serviceName}`);
+				return m[1];
+			});
+			assert.deepEqual(sorted(new Set(named)), sorted(pods.map((p) =>
+				p.name)), `${who}: SC_SIGNALING_PEERS names each pod once`);
+		}
+	});
+
+	test(`${name}: signaling's pods have distinct session id prefixes, ` +
+		'each pinned to its pod by the gateway', () => {
+		const { c, pods, selected } = signaling();
+		const prefixes = pods.map((p) => p.values.get('SC_SIO_SID_PREFIX'));
+		for (const [i, p] of prefixes.entries()) {
+			assert.match(p ?? '', /^[A-Za-z0-9_-]{1,15}$/,
+				`${pods[i].name}'s SC_SIO_SID_PREFIX`);
+		}
+		assert.equal(new Set(prefixes).size, pods.length,
+			`distinct prefixes: ${prefixes.join(', ')}`);
+
+		// The gateway's config as its image renders it from this
+		// manifest's environment.
+		const gw = find(objs, 'Deployment', 'gateway')
+			.spec.template.spec.containers[0];
+		const env = podEnv(objs, gw, 'gateway').values;
+		for (const k of ['GATEWAY_UPSTREAM_SIGNALING',
+			'GATEWAY_UPSTREAM_SIGNALING_SIO']) {
+			assert.equal(env.get(k).split(',').length, pods.length,
+				`${k} lists one upstream per replica`);
+		}
+		const r = renderGateway(Object.fromEntries(env));
+		assert.equal(r.status, 0, r.stderr);
+		const upstreams = new Map([...r.stdout.matchAll(
+			/upstream\s+(\w+)\s*\{([^}]*)\}/g)].map((m) => [m[1],
+			[...m[2].matchAll(/server\s+([^\s;]+)/g)].map((x) => x[1])]));
+		const map = r.stdout.match(
+			/map \$arg_sid \$signaling_sio_upstream \{([^}]*)\}/);
+		assert.ok(map, 'the gateway has its sid map');
+		const entries = [...map[1].matchAll(/^\s*("[^"]*"|\S+)\s+(\w+);/gm)]
+			.map((m) => [m[1].replace(/^"(.*)"$/, '$1'), m[2]]);
+		// nginx's map: exact strings first, then regexes in order.
+		const route = (sid) => {
+			const exact = entries.find(([k]) => k === sid);
+			if (exact) {
+				return exact[1];
+			}
+			for (const [k, u] of entries) {
+				const m = /^~(\*?)(.*)$/.exec(k);
+				if (m && new RegExp(m[2], m[1] ? 'i' : '').test(sid)) {
+					return u;
+				}
+			}
+			return entries.find(([k]) => k === 'default')[1];
+		};
+		// The pods an upstream's server (host:port) reaches: a Service
+		// selecting them, its port the container's.
+		const reaches = (server, portName) => {
+			const [host, port] = server.split(':');
+			const svc = find(objs, 'Service', host);
+			assert.ok(svc, `gateway upstream ${server}: no Service ${host}`);
+			const p = svc.spec.ports.find((x) => x.port === Number(port));
+			assert.ok(p, `gateway upstream ${server}: no such port`);
+			assert.equal(typeof p.targetPort === 'number' ? p.targetPort
+				: containerPort(c, p.targetPort), containerPort(c, portName),
+			`${server}: signaling's ${portName} port`);
+			return selected(svc);
+		};
+		for (const [i, pod] of pods.entries()) {
+			// Engine.IO: "<prefix>." and 20 characters of base64url.
+			const sid = `${prefixes[i]}.AbCdEfGhIjKlMnOpQr-_`;
+			const up = route(sid);
+			const servers = upstreams.get(up);
+			assert.equal(servers?.length, 1, `sid ${sid} goes to ${up}: ` +
+				`${servers}, not one instance`);
+			assert.deepEqual(reaches(servers[0], 'sio'), [pod.name],
+				`sid ${sid} (${up}, ${servers[0]})`);
+		}
+		// New sessions and /api/chat: every pod, each through its own.
+		for (const [up, portName] of [['signaling_sio', 'sio'],
+			['signaling', 'http']]) {
+			const each = upstreams.get(up).map((x) => reaches(x, portName));
+			for (const [j, x] of each.entries()) {
+				assert.equal(x.length, 1, `${up}'s ${upstreams.get(up)[j]} ` +
+					`reaches ${x.length} pods`);
+			}
+			assert.deepEqual(sorted(each.flat()), sorted(pods.map((p) =>
+				p.name)), `${up} reaches each pod once`);
+		}
+	});
+
+	test(`${name}: signaling's command refuses a pod name without an ` +
+		'ordinal', () => {
+		const { sts, c } = signaling();
+		for (const bad of ['signaling', 'signaling-x1']) {
+			const env = podEnv(objs, c, bad, { name: bad,
+				namespace: sts.metadata.namespace });
+			assert.throws(() => wrapperEnv(c, 'signaling', env, bad),
+				/the command fails/, bad);
+		}
 	});
 }
 
@@ -1041,9 +1295,12 @@ describe('deploy/k8s', () => {
 	test('the production overlay scales, pins images, replaces the Secrets',
 		() => {
 			const objs = K8S.production.here;
-			const replicas = (s) => find(objs, 'Deployment', s).spec.replicas;
+			const replicas = (s) => workload(objs, s).spec.replicas;
 			assert.ok(replicas('auth') > 1);
 			assert.ok(replicas('gateway') > 1);
+			assert.ok(replicas('signaling') > workload(K8S.base.here,
+				'signaling').spec.replicas, 'more signaling instances than ' +
+				'the base (and the lists to match: checked above)');
 			for (const o of objs) {
 				for (const spec of podSpecs(o)) {
 					for (const c of spec.containers) {
@@ -1063,12 +1320,15 @@ describe('deploy/k8s', () => {
 			assert.ok(ing.spec.tls?.length > 0, 'TLS on the Ingress');
 		});
 
-	test('the base\'s signaling says why one replica, and where to read on',
-		() => {
-			const text = read('deploy/k8s/base/signaling.yaml');
-			assert.match(text, /replicas: 1/);
-			assert.match(text, /deploy\/OPERATIONS\.md/);
-		});
+	test('the base\'s signaling says how its instances are named, and ' +
+		'where to read on', () => {
+		const text = read('deploy/k8s/base/signaling.yaml');
+		assert.match(text, /kind: StatefulSet/);
+		for (const w of ['SC_SIGNALING_PEERS', 'GATEWAY_UPSTREAM_SIGNALING',
+			'deploy/OPERATIONS.md', 'services/signaling/README.md']) {
+			assert.ok(text.includes(w), `mentions ${w}`);
+		}
+	});
 
 	test('real secrets are never committed', () => {
 		const gi = read('deploy/k8s/overlays/production/secrets/.gitignore');
