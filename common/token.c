@@ -51,9 +51,17 @@ struct token_cache_slot {
 	time_t not_before; /* the latest of iat and nbf, less the skew */
 };
 
-struct sc_token_verifier {
-	unsigned char *pem;
+/* Public keys a verifier accepts: one, or two while keys are rotated. */
+#define TOKEN_MAX_KEYS 4
+
+struct token_key {
+	char *pem;
 	size_t len;
+};
+
+struct sc_token_verifier {
+	struct token_key keys[TOKEN_MAX_KEYS];
+	size_t nkeys;
 	char *issuer, *audience;
 	struct token_cache_slot *cache; /* TOKEN_CACHE_SLOTS */
 };
@@ -259,28 +267,82 @@ err:
 
 /* ---- verification --------------------------------------------------- */
 
+/* The next "-----BEGIN ...-----" ... "-----END ...-----" block of
+ * pem[0..len) from *pos: its start and length, or false when none is left.
+ * Text between blocks (comments) is skipped. */
+static bool
+pem_next_block(const char *pem, size_t len, size_t *pos, size_t *start,
+               size_t *blen)
+{
+	static const char begin[] = "-----BEGIN ", end[] = "-----END ";
+	const char *b, *e, *eol;
+
+	b = memmem(pem + *pos, len - *pos, begin, sizeof begin - 1);
+	if (b == NULL) {
+		return false;
+	}
+	e = memmem(b, (size_t)(pem + len - b), end, sizeof end - 1);
+	if (e == NULL) {
+		/* A truncated block: handed on whole, refused by OpenSSL. */
+		*start = (size_t)(b - pem);
+		*blen = len - *start;
+		*pos = len;
+		return true;
+	}
+	eol = memchr(e, '\n', (size_t)(pem + len - e));
+	*start = (size_t)(b - pem);
+	*blen = (eol == NULL ? (size_t)(pem + len - b)
+	                     : (size_t)(eol + 1 - b));
+	*pos = *start + *blen;
+	return true;
+}
+
 struct sc_token_verifier *
 sc_token_verifier_new(const char *pem, size_t len, const char *issuer,
                       const char *audience)
 {
 	struct sc_token_verifier *v;
+	size_t pos = 0, start, blen;
 
 	if (issuer == NULL || audience == NULL) {
 		sc_log_error(NULL, "cannot make token verifier: %s",
 		             "issuer and audience are required");
 		return NULL;
 	}
-	if (!pem_is_p256(pem, len, false, "token public key")) {
-		return NULL;
-	}
 	v = sc_calloc(1, sizeof *v);
-	v->pem = sc_malloc(len);
-	memcpy(v->pem, pem, len);
-	v->len = len;
+	while (pem != NULL && pem_next_block(pem, len, &pos, &start, &blen)) {
+		struct token_key *k;
+
+		if (v->nkeys == TOKEN_MAX_KEYS) {
+			sc_log_error(NULL,
+			             "cannot use token public keys: more than "
+			             "%d in one file",
+			             TOKEN_MAX_KEYS);
+			goto err;
+		}
+		if (!pem_is_p256(pem + start, blen, false,
+		                 "token public key")) {
+			goto err;
+		}
+		k = &v->keys[v->nkeys++];
+		k->pem = sc_malloc(blen + 1);
+		memcpy(k->pem, pem + start, blen);
+		k->pem[blen] = '\0';
+		k->len = blen;
+	}
+	if (v->nkeys == 0) {
+		/* Let OpenSSL say why (no PEM key found). */
+		pem_is_p256(pem == NULL ? "" : pem, pem == NULL ? 0 : len,
+		            false, "token public key");
+		goto err;
+	}
 	v->issuer = sc_strdup(issuer);
 	v->audience = sc_strdup(audience);
 	v->cache = sc_calloc(TOKEN_CACHE_SLOTS, sizeof *v->cache);
 	return v;
+err:
+	sc_token_verifier_free(v);
+	return NULL;
 }
 
 void
@@ -289,14 +351,22 @@ sc_token_verifier_free(struct sc_token_verifier *v)
 	if (v == NULL) {
 		return;
 	}
-	for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++) {
+	for (size_t i = 0; v->cache != NULL && i < TOKEN_CACHE_SLOTS; i++) {
 		free(v->cache[i].token);
 	}
 	free(v->cache);
-	free(v->pem);
+	for (size_t i = 0; i < v->nkeys; i++) {
+		free(v->keys[i].pem);
+	}
 	free(v->issuer);
 	free(v->audience);
 	free(v);
+}
+
+size_t
+sc_token_verifier_keys(const struct sc_token_verifier *v)
+{
+	return v->nkeys;
 }
 
 /* FNV-1a: the slot of a token. Not a security boundary: the full token is
@@ -567,6 +637,17 @@ claims_ok(struct sc_token_verifier *v, json_object *claims, time_t now,
 	return true;
 }
 
+/* t less the clock skew, for the cache's not_before. Saturating: a signed
+ * token may carry any int64 as iat or nbf (found by tests/fuzz/token_fuzz:
+ * iat = INT64_MIN overflowed). */
+static time_t
+skewed(int64_t t)
+{
+	return t < INT64_MIN + TOKEN_IAT_SKEW_S
+	           ? (time_t)INT64_MIN
+	           : (time_t)(t - TOKEN_IAT_SKEW_S);
+}
+
 int
 sc_token_verify(struct sc_token_verifier *v, const char *token, time_t now,
                 struct sc_claims *out)
@@ -596,7 +677,15 @@ sc_token_verify(struct sc_token_verifier *v, const char *token, time_t now,
 		*out = slot->claims;
 		return SC_OK;
 	}
-	if (jwt_decode(&jwt, token, v->pem, (int)v->len) != 0 || jwt == NULL) {
+	/* Each accepted key in turn (two while keys are rotated). */
+	for (size_t i = 0; i < v->nkeys && jwt == NULL; i++) {
+		if (jwt_decode(&jwt, token,
+		               (const unsigned char *)v->keys[i].pem,
+		               (int)v->keys[i].len) != 0) {
+			jwt = NULL;
+		}
+	}
+	if (jwt == NULL) {
 		return SC_EAUTH;
 	}
 	/* Pinned again on libjwt's own reading of the header. */
@@ -616,14 +705,12 @@ sc_token_verify(struct sc_token_verifier *v, const char *token, time_t now,
 		free(slot->token);
 		slot->token = sc_strdup(token);
 		slot->claims = c;
-		slot->not_before = c.iat - TOKEN_IAT_SKEW_S;
+		slot->not_before = skewed(c.iat);
 		if (json_object_object_get_ex(claims, "nbf", NULL)) {
 			int64_t nbf = 0;
 			claim_int(claims, "nbf", &nbf);
-			if (nbf - TOKEN_IAT_SKEW_S >
-			    (int64_t)slot->not_before) {
-				slot->not_before =
-				    (time_t)(nbf - TOKEN_IAT_SKEW_S);
+			if (skewed(nbf) > slot->not_before) {
+				slot->not_before = skewed(nbf);
 			}
 		}
 	}

@@ -41,12 +41,18 @@ int sc_token_sign(struct sc_token_signer *s, int64_t user_id,
 /* The signer's token lifetime in seconds. */
 long sc_token_ttl(const struct sc_token_signer *s);
 
-/* From an EC P-256 public key in PEM (borrowed during the call). Caller
- * owns; free with sc_token_verifier_free(). NULL when unusable (logged). */
+/* From EC P-256 public keys in PEM (borrowed during the call): one, or up
+ * to 4 blocks one after another, any of which a token may be signed with
+ * (key rotation: publish the new public key beside the old one, then switch
+ * auth's signing key, then drop the old one). Caller owns; free with
+ * sc_token_verifier_free(). NULL when any key is unusable (logged). */
 struct sc_token_verifier *sc_token_verifier_new(const char *pem, size_t len,
                                                 const char *issuer,
                                                 const char *audience);
 void sc_token_verifier_free(struct sc_token_verifier *v);
+
+/* How many public keys v accepts. */
+size_t sc_token_verifier_keys(const struct sc_token_verifier *v);
 
 /* Verify `token` at time `now`. SC_OK with *out filled, or SC_EAUTH for
  * any bad, forged, expired or foreign token (never anything else).

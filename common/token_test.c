@@ -502,6 +502,62 @@ START_TEST(verify_rejects_token_signed_by_another_ec_key)
 }
 END_TEST
 
+/* Key rotation: a file with the old and the new public key accepts tokens
+ * of both signers; each key alone accepts only its own; a bad block
+ * anywhere refuses the whole file. */
+START_TEST(verifier_with_two_keys_accepts_both_signers_during_rotation)
+{
+	EVP_PKEY *k = keygen("EC", "P-256"), *rsa = keygen("RSA", NULL);
+	char *new_priv = private_pem(k), *new_pub = public_pem(k);
+	char *rsa_pub = public_pem(rsa), both[4096], bad[8192];
+	struct sc_token_signer *s =
+	    sc_token_signer_new(new_priv, strlen(new_priv), ISS, AUD, TTL);
+	struct sc_token_verifier *v2, *vnew;
+	struct sc_claims c;
+	char *old_tok = NULL, *new_tok = NULL;
+
+	snprintf(both, sizeof both, "# old\n%s# new\n%s", pub_pem, new_pub);
+	v2 = sc_token_verifier_new(both, strlen(both), ISS, AUD);
+	vnew = sc_token_verifier_new(new_pub, strlen(new_pub), ISS, AUD);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_ptr_nonnull(v2);
+	ck_assert_ptr_nonnull(vnew);
+	ck_assert_uint_eq(sc_token_verifier_keys(v2), 2);
+	ck_assert_uint_eq(sc_token_verifier_keys(verifier), 1);
+
+	ck_assert_int_eq(sc_token_sign(signer, 7, "old", NOW, &old_tok), SC_OK);
+	ck_assert_int_eq(sc_token_sign(s, 8, "new", NOW, &new_tok), SC_OK);
+	ck_assert_int_eq(sc_token_verify(v2, old_tok, NOW, &c), SC_OK);
+	ck_assert_int_eq(c.user_id, 7);
+	ck_assert_int_eq(sc_token_verify(v2, new_tok, NOW, &c), SC_OK);
+	ck_assert_int_eq(c.user_id, 8);
+	ck_assert_int_eq(sc_token_verify(verifier, new_tok, NOW, &c), SC_EAUTH);
+	ck_assert_int_eq(sc_token_verify(vnew, old_tok, NOW, &c), SC_EAUTH);
+	ck_assert_int_eq(sc_token_verify(vnew, new_tok, NOW, &c), SC_OK);
+
+	snprintf(bad, sizeof bad, "%s%s", pub_pem, rsa_pub);
+	ck_assert_ptr_null(sc_token_verifier_new(bad, strlen(bad), ISS, AUD));
+	snprintf(bad, sizeof bad, "%s-----BEGIN PUBLIC KEY-----\nAAAA\n",
+	         pub_pem);
+	ck_assert_ptr_null(sc_token_verifier_new(bad, strlen(bad), ISS, AUD));
+	snprintf(bad, sizeof bad, "%s%s%s%s%s", pub_pem, pub_pem, pub_pem,
+	         pub_pem, pub_pem);
+	ck_assert_ptr_null(sc_token_verifier_new(bad, strlen(bad), ISS, AUD));
+	ck_assert_ptr_null(sc_token_verifier_new("# nothing\n", 10, ISS, AUD));
+
+	free(old_tok);
+	free(new_tok);
+	sc_token_verifier_free(v2);
+	sc_token_verifier_free(vnew);
+	sc_token_signer_free(s);
+	free(new_priv);
+	free(new_pub);
+	free(rsa_pub);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(rsa);
+}
+END_TEST
+
 START_TEST(verify_rejects_other_algorithms)
 {
 	EVP_PKEY *rsa = keygen("RSA", NULL), *p384 = keygen("EC", "P-384");
@@ -676,6 +732,25 @@ START_TEST(verify_rejects_bad_username)
 	tok = token_with("username", json_object_new_string(name));
 	ck_assert_int_eq(sc_token_verify(verifier, tok, NOW, &c), SC_OK);
 	ck_assert_str_eq(c.username, name);
+	free(tok);
+}
+END_TEST
+
+/* Found by tests/fuzz/token_fuzz (corpus signed-iat-min): iat and nbf are
+ * any int64 a signer wrote; the cache's not_before (iat less the 60 s
+ * skew) overflowed for the smallest, which UBSan stops on. */
+START_TEST(verify_takes_the_smallest_iat_and_nbf_without_overflow)
+{
+	char *tok;
+
+	tok = token_with("iat", json_object_new_int64(INT64_MIN));
+	ck_assert_int_eq(verify_at(tok, NOW), SC_OK);
+	ck_assert_int_eq(verify_at(tok, NOW), SC_OK); /* from the cache */
+	ck_assert_int_eq(verify_at(tok, NOW + TTL), SC_EAUTH);
+	free(tok);
+	tok = token_with("nbf", json_object_new_int64(INT64_MIN + 1));
+	ck_assert_int_eq(verify_at(tok, NOW), SC_OK);
+	ck_assert_int_eq(verify_at(tok, NOW), SC_OK);
 	free(tok);
 }
 END_TEST
@@ -916,6 +991,8 @@ token_suite(void)
 	tcase_add_test(tc, verify_rejects_tampered_payload);
 	tcase_add_test(tc, verify_rejects_hs256_keyed_with_the_public_key);
 	tcase_add_test(tc, verify_rejects_token_signed_by_another_ec_key);
+	tcase_add_test(tc,
+	               verifier_with_two_keys_accepts_both_signers_during_rotation);
 	tcase_add_test(tc, verify_rejects_other_algorithms);
 	tcase_add_test(tc, verify_rejects_wrong_issuer_or_audience);
 	tcase_add_test(tc, verify_accepts_audience_array_containing_ours);
@@ -923,6 +1000,8 @@ token_suite(void)
 	tcase_add_test(tc, verify_rejects_missing_or_non_numeric_exp);
 	tcase_add_test(tc, verify_rejects_bad_sub);
 	tcase_add_test(tc, verify_rejects_bad_username);
+	tcase_add_test(tc,
+	               verify_takes_the_smallest_iat_and_nbf_without_overflow);
 	tcase_add_test(tc, verify_leaves_claims_untouched_on_failure);
 	tcase_add_test(tc, constructors_reject_keys_that_are_not_p256);
 	tcase_add_test(tc, signer_accepts_sec1_ec_private_key);

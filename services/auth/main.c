@@ -94,6 +94,22 @@ config_release(struct auth_config *c)
 	free(c->public_key);
 }
 
+/* Would the suite accept what auth signs? A token signed now verifies
+ * with the public key file (which may hold several keys). */
+static bool
+signer_is_trusted(struct sc_token_signer *signer,
+                  struct sc_token_verifier *verifier)
+{
+	struct sc_claims c;
+	char *tok = NULL;
+	bool ok;
+
+	ok = sc_token_sign(signer, 1, "probe", time(NULL), &tok) == SC_OK &&
+	     sc_token_verify(verifier, tok, time(NULL), &c) == SC_OK;
+	free(tok);
+	return ok;
+}
+
 int
 main(void)
 {
@@ -132,6 +148,17 @@ main(void)
 		                 : sc_config_str("SC_JWT_PUBLIC_KEY_FILE",
 		                                 "var/keys/jwt.pub"),
 		             a.signer == NULL ? "private" : "public");
+		status = 2;
+		goto err;
+	}
+	if (!signer_is_trusted(a.signer, a.verifier)) {
+		sc_log_error(NULL,
+		             "invalid SC_JWT_PUBLIC_KEY_FILE '%s': it does not "
+		             "hold the public half of SC_JWT_PRIVATE_KEY_FILE "
+		             "(when rotating keys, publish the new public key "
+		             "before signing with it)",
+		             sc_config_str("SC_JWT_PUBLIC_KEY_FILE",
+		                           "var/keys/jwt.pub"));
 		status = 2;
 		goto err;
 	}
