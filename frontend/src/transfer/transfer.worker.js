@@ -1,0 +1,309 @@
+// transfer.worker.js: the heavy part of a transfer, off the main thread
+// (pipeline.js starts one worker per transfer and talks to it).
+//
+// Sender:   {op:'read', file, blockSize, credit} -> {op:'block', data} per
+//           block read (transferred), as long as credit lasts ({op:'more'}
+//           adds one), then {op:'end', sha256}. The file is read as a
+//           stream (file.stream()): measured here, that costs less than
+//           half the CPU of reading it slice by slice.
+// Receiver: {op:'open', entry, size} -> {reply:'open', kind}: an OPFS file
+//           written through a synchronous access handle in 4 MiB writes (a
+//           write per 256 KiB chunk costs about twice the CPU), or a Blob
+//           (folded every 32 MiB) when OPFS, the handle or the quota is
+//           missing;
+//           {op:'write', data} (transferred; no reply); {op:'digest'} ->
+//           {reply:'digest', sha256}; {op:'close'} -> {reply:'close', file};
+//           {op:'abort'} -> {reply:'abort'}.
+// {op:'ping'} -> {reply:'ping'}. A failure posts {op:'error', message}
+// once; every later request is refused.
+import { createSHA256 } from 'hash-wasm';
+
+const QUOTA_MARGIN = 64 * 1024 * 1024;
+const WRITE_BLOCK = 4 * 1024 * 1024;
+
+let hasher = null;
+let failed = null;
+// sender
+let reading = null;
+// receiver
+let access = null;
+let fileHandle = null;
+let dir = null;
+let entry = null;
+let parts = null;
+let offset = 0;
+let wbuf = null;
+let wused = 0;
+let capacity = 0;
+let announced = 0;
+const MIN_RESERVE = 16 * 1024 * 1024;
+// memory: chunks folded into a Blob every FOLD_BYTES, so the browser's blob
+// store holds them rather than this worker's heap
+const FOLD_BYTES = 32 * 1024 * 1024;
+let folded = null;
+let partsBytes = 0;
+
+function foldParts() {
+  folded = new Blob([folded ?? new Blob([]), ...parts]);
+  parts = [];
+  partsBytes = 0;
+}
+
+function fail(e) {
+  if (failed) {
+    return;
+  }
+  failed = e?.message ?? String(e);
+  self.postMessage({ op: 'error', message: failed });
+}
+
+async function newHasher() {
+  const h = await createSHA256();
+  h.init();
+  return h;
+}
+
+async function openStore(m) {
+  hasher = await newHasher();
+  entry = m.entry;
+  try {
+    const storage = self.navigator?.storage;
+    if (typeof storage?.getDirectory !== 'function') {
+      throw new Error('no OPFS');
+    }
+    const { quota, usage } = await storage.estimate();
+    if (Number.isFinite(quota) && quota - (usage ?? 0) <
+      m.size + QUOTA_MARGIN) {
+      throw new Error('not enough quota');
+    }
+    dir = await storage.getDirectory();
+    fileHandle = await dir.getFileHandle(entry, { create: true });
+    if (typeof fileHandle.createSyncAccessHandle !== 'function') {
+      await dir.removeEntry(entry).catch(() => {});
+      throw new Error('no sync access handles');
+    }
+    access = await fileHandle.createSyncAccessHandle();
+    access.truncate(0);
+    capacity = 0;
+    announced = m.size;
+    return 'opfs';
+  } catch {
+    access = null;
+    fileHandle = null;
+    parts = [];
+    return 'memory';
+  }
+}
+
+// Grow the file ahead of the writes, doubling up to the announced size:
+// growing it write by write costs about twice the CPU in Chromium's
+// in-memory OPFS (incognito), which copies the file at each growth; sizing
+// it all up front would hold the whole size from the first byte.
+function reserve(end) {
+  if (end <= capacity) {
+    return;
+  }
+  capacity = Math.max(end, Math.min(announced, Math.max(capacity * 2,
+    MIN_RESERVE)));
+  access.truncate(capacity);
+}
+
+// Write wbuf[0, wused) at the end of the file.
+function flushBlock() {
+  reserve(offset + wused);
+  let done = 0;
+  while (done < wused) {
+    const n = access.write(wbuf.subarray(done, wused), { at: offset + done });
+    if (!(n > 0)) {
+      throw new Error('the disk took no more bytes (is it full?)');
+    }
+    done += n;
+  }
+  offset += wused;
+  wused = 0;
+}
+
+function write(data) {
+  if (failed) {
+    return;
+  }
+  try {
+    const u8 = new Uint8Array(data);
+    hasher.update(u8);
+    if (access) {
+      wbuf ??= new Uint8Array(WRITE_BLOCK);
+      let off = 0;
+      while (off < u8.byteLength) {
+        const n = Math.min(WRITE_BLOCK - wused, u8.byteLength - off);
+        wbuf.set(u8.subarray(off, off + n), wused);
+        wused += n;
+        off += n;
+        if (wused === WRITE_BLOCK) {
+          flushBlock();
+        }
+      }
+    } else {
+      parts.push(data);
+      offset += u8.byteLength;
+      partsBytes += u8.byteLength;
+      if (partsBytes >= FOLD_BYTES) {
+        foldParts();
+      }
+    }
+  } catch (e) {
+    fail(e);
+  }
+}
+
+async function closeStore() {
+  if (access) {
+    if (wused > 0) {
+      flushBlock();
+    }
+    wbuf = null;
+    if (capacity !== offset) {
+      access.truncate(offset);
+    }
+    access.flush();
+    access.close();
+    access = null;
+    return fileHandle.getFile();
+  }
+  foldParts();
+  const f = new File([folded], 'video');
+  parts = null;
+  folded = null;
+  return f;
+}
+
+async function abortStore() {
+  parts = null;
+  folded = null;
+  if (access) {
+    try {
+      access.close();
+    } catch {
+      // closed already
+    }
+    access = null;
+  }
+  if (dir && fileHandle) {
+    await dir.removeEntry(entry).catch(() => {});
+  }
+}
+
+// The sender's reading loop: a block while there is credit.
+function startReading(m) {
+  reading = { file: m.file, blockSize: m.blockSize, credit: m.credit,
+    pos: 0, busy: false, done: false, reader: null, left: null };
+  pump();
+}
+
+// The next block of the file: blockSize bytes (less at the end) gathered
+// from the stream's pieces.
+async function readBlock(r) {
+  r.reader ??= r.file.stream().getReader();
+  const want = Math.min(r.blockSize, r.file.size - r.pos);
+  const block = new Uint8Array(want);
+  let filled = 0;
+  while (filled < want) {
+    if (r.left === null || r.left.byteLength === 0) {
+      const { done, value } = await r.reader.read();
+      if (done) {
+        throw new Error('the file changed while it was being read ' +
+          `(it ended after ${r.pos + filled} of ${r.file.size} bytes)`);
+      }
+      r.left = value;
+    }
+    const n = Math.min(want - filled, r.left.byteLength);
+    block.set(r.left.subarray(0, n), filled);
+    r.left = r.left.subarray(n);
+    filled += n;
+  }
+  return block.buffer;
+}
+
+async function pump() {
+  const r = reading;
+  if (!r || r.busy || r.done || failed) {
+    return;
+  }
+  r.busy = true;
+  try {
+    hasher ??= await newHasher();
+    while (r.credit > 0 && r.pos < r.file.size && !failed && reading === r) {
+      const buf = await readBlock(r);
+      hasher.update(new Uint8Array(buf));
+      r.pos += buf.byteLength;
+      r.credit -= 1;
+      self.postMessage({ op: 'block', data: buf }, [buf]);
+    }
+    if (r.pos >= r.file.size && !r.done && reading === r) {
+      r.done = true;
+      r.reader?.cancel().catch(() => {});
+      self.postMessage({ op: 'end', sha256: hasher.digest('hex') });
+    }
+  } catch (e) {
+    fail(e);
+  } finally {
+    r.busy = false;
+  }
+  if (r.credit > 0 && !r.done && !failed && reading === r) {
+    pump();
+  }
+}
+
+// Requests are handled one at a time, in order (a write must not overtake
+// the open before it).
+let chain = Promise.resolve();
+
+self.onmessage = (e) => {
+  const m = e.data;
+  if (m?.op === 'write') {
+    // The hot path: in order behind whatever is pending (the open).
+    chain = chain.then(() => write(m.data));
+    return;
+  }
+  if (m?.op === 'more') {
+    if (reading) {
+      reading.credit += 1;
+      pump();
+    }
+    return;
+  }
+  chain = chain.then(async () => {
+    if (m?.op === 'abort') {
+      // Always: it releases the access handle and removes the file.
+      await abortStore().catch(() => {});
+      self.postMessage({ reply: 'abort' });
+      return;
+    }
+    if (failed) {
+      self.postMessage({ op: 'error', message: failed });
+      return;
+    }
+    try {
+      switch (m?.op) {
+        case 'ping':
+          self.postMessage({ reply: 'ping' });
+          break;
+        case 'open':
+          self.postMessage({ reply: 'open', kind: await openStore(m) });
+          break;
+        case 'digest':
+          self.postMessage({ reply: 'digest', sha256: hasher.digest('hex') });
+          break;
+        case 'close':
+          self.postMessage({ reply: 'close', file: await closeStore() });
+          break;
+        case 'read':
+          startReading(m);
+          break;
+        default:
+          fail(new Error(`unknown request ${JSON.stringify(m?.op)}`));
+      }
+    } catch (err) {
+      fail(err);
+    }
+  });
+};

@@ -1,0 +1,221 @@
+// transfer.worker.js run in node against a fake `self`: the sender's
+// credit-driven reading and hashing, the receiver's hashing and writing
+// through a (fake) OPFS synchronous access handle or memory, abort, and
+// failures.
+import crypto from 'node:crypto';
+
+import { afterEach, describe, expect, test, vi } from 'vitest';
+
+import { bytes, sameBytes, until } from './transfer-fakes.js';
+
+const MiB = 1024 * 1024;
+const sha = (d) => crypto.createHash('sha256').update(d).digest('hex');
+
+// A fresh worker module on a fake `self`; returns {send, out, next(pred)}.
+async function worker({ storage } = {}) {
+  vi.resetModules();
+  const out = [];
+  const self = {
+    onmessage: null,
+    postMessage: (m) => out.push(m),
+    navigator: storage ? { storage } : {},
+  };
+  globalThis.self = self;
+  await import('../src/transfer/transfer.worker.js');
+  const send = (m) => self.onmessage({ data: m });
+  const next = async (pred) => {
+    await until(() => out.some(pred));
+    const i = out.findIndex(pred);
+    return out.splice(i, 1)[0];
+  };
+  return { send, out, next };
+}
+
+afterEach(() => {
+  delete globalThis.self;
+});
+
+// A fake OPFS with createSyncAccessHandle.
+function syncStorage({ quota = 1e12, failAt = -1 } = {}) {
+  const files = new Map();
+  const sizes = [];
+  const truncates = [];
+  const dir = {
+    async getFileHandle(name, { create } = {}) {
+      if (!files.has(name)) {
+        if (!create) {
+          throw new Error('NotFoundError');
+        }
+        files.set(name, new Uint8Array(0));
+      }
+      return {
+        async createSyncAccessHandle() {
+          let data = new Uint8Array(0);
+          let writes = 0;
+          return {
+            truncate(n) {
+              const sized = new Uint8Array(n);
+              sized.set(data.subarray(0, Math.min(n, data.byteLength)));
+              data = sized;
+              truncates.push(n);
+            },
+            write(u8, { at }) {
+              writes += 1;
+              sizes.push(u8.byteLength);
+              if (writes === failAt) {
+                throw new Error('QuotaExceededError');
+              }
+              if (at + u8.byteLength > data.byteLength) {
+                const grown = new Uint8Array(at + u8.byteLength);
+                grown.set(data);
+                data = grown;
+              }
+              data.set(u8, at);
+              return u8.byteLength;
+            },
+            flush() {},
+            close() {
+              files.set(name, data);
+            },
+          };
+        },
+        async getFile() {
+          return new File([files.get(name)], name);
+        },
+      };
+    },
+    async removeEntry(name) {
+      files.delete(name);
+    },
+  };
+  return { storage: { getDirectory: async () => dir,
+    estimate: async () => ({ quota, usage: 0 }) }, files, sizes, truncates };
+}
+
+describe('the worker, sending', () => {
+  test('reads blocks only as credit allows, hashes them, ends with the SHA-256', async () => {
+    const w = await worker();
+    const data = bytes(5 * MiB + 3, 8);
+    w.send({ op: 'read', file: new Blob([data]), blockSize: MiB, credit: 2 });
+    await until(() => w.out.filter((m) => m.op === 'block').length === 2);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(w.out.filter((m) => m.op === 'block').length).toBe(2);
+    const parts = [];
+    for (;;) {
+      const m = await w.next((x) => x.op === 'block' || x.op === 'end');
+      if (m.op === 'end') {
+        expect(m.sha256).toBe(sha(data));
+        break;
+      }
+      parts.push(new Uint8Array(m.data));
+      w.send({ op: 'more' });
+    }
+    expect(parts.length).toBe(6);
+    expect(sameBytes(new Uint8Array(await new Blob(parts).arrayBuffer()), data))
+      .toBe(true);
+  });
+
+  test('a file that shrinks while read is an error', async () => {
+    const w = await worker();
+    const file = { size: 3 * MiB, stream: () => new Blob([new Uint8Array(10)])
+      .stream() };
+    w.send({ op: 'read', file, blockSize: MiB, credit: 3 });
+    const m = await w.next((x) => x.op === 'error');
+    expect(m.message).toMatch(/changed/);
+  });
+});
+
+describe('the worker, receiving', () => {
+  test('into OPFS through a sync access handle: hashed and written in order', async () => {
+    const fs = syncStorage();
+    const w = await worker({ storage: fs.storage });
+    const data = bytes(10 * MiB + 11, 2);
+    w.send({ op: 'open', entry: 'spotlight-transfer-x', size: data.byteLength });
+    expect((await w.next((m) => m.reply === 'open')).kind).toBe('opfs');
+    for (let off = 0; off < data.byteLength; off += 256 * 1024) {
+      w.send({ op: 'write', data: data.slice(off, off + 256 * 1024).buffer });
+    }
+    w.send({ op: 'digest' });
+    expect((await w.next((m) => m.reply === 'digest')).sha256).toBe(sha(data));
+    w.send({ op: 'close' });
+    const { file } = await w.next((m) => m.reply === 'close');
+    expect(sameBytes(new Uint8Array(await file.arrayBuffer()), data)).toBe(true);
+    expect(fs.files.has('spotlight-transfer-x')).toBe(true);
+    // 4 MiB writes, the rest at close; the file grown ahead of them (at
+    // least 16 MiB at a time, never past the announced size)
+    expect(fs.sizes).toEqual([4 * MiB, 4 * MiB, 2 * MiB + 11]);
+    expect(fs.truncates).toEqual([0, data.byteLength]);
+    expect(file.size).toBe(data.byteLength);
+  });
+
+  test('a big file is grown by doubling, not write by write', async () => {
+    const fs = syncStorage();
+    const w = await worker({ storage: fs.storage });
+    w.send({ op: 'open', entry: 'big', size: 100 * MiB });
+    await w.next((m) => m.reply === 'open');
+    const chunk = new Uint8Array(MiB);
+    for (let i = 0; i < 40; i += 1) {
+      w.send({ op: 'write', data: chunk.slice().buffer });
+    }
+    w.send({ op: 'digest' });
+    await w.next((m) => m.reply === 'digest');
+    expect(fs.truncates).toEqual([0, 16 * MiB, 32 * MiB, 64 * MiB]);
+  });
+
+  test('without OPFS: in memory', async () => {
+    const w = await worker();
+    w.send({ op: 'open', entry: 'e', size: 10 });
+    expect((await w.next((m) => m.reply === 'open')).kind).toBe('memory');
+    const data = bytes(1000, 3);
+    w.send({ op: 'write', data: data.slice(0, 600).buffer });
+    w.send({ op: 'write', data: data.slice(600).buffer });
+    w.send({ op: 'digest' });
+    expect((await w.next((m) => m.reply === 'digest')).sha256).toBe(sha(data));
+    w.send({ op: 'close' });
+    const { file } = await w.next((m) => m.reply === 'close');
+    expect(sameBytes(new Uint8Array(await file.arrayBuffer()), data)).toBe(true);
+  });
+
+  test('not enough quota: in memory, nothing created', async () => {
+    const fs = syncStorage({ quota: 1000 });
+    const w = await worker({ storage: fs.storage });
+    w.send({ op: 'open', entry: 'e', size: 10 * MiB });
+    expect((await w.next((m) => m.reply === 'open')).kind).toBe('memory');
+    expect(fs.files.size).toBe(0);
+  });
+
+  test('abort removes the partial file', async () => {
+    const fs = syncStorage();
+    const w = await worker({ storage: fs.storage });
+    w.send({ op: 'open', entry: 'p', size: MiB });
+    await w.next((m) => m.reply === 'open');
+    w.send({ op: 'write', data: new ArrayBuffer(1000) });
+    w.send({ op: 'abort' });
+    await w.next((m) => m.reply === 'abort');
+    expect(fs.files.has('p')).toBe(false);
+  });
+
+  test('a failed disk write is reported once, refuses what follows, and abort still cleans up', async () => {
+    const fs = syncStorage({ failAt: 2 });
+    const w = await worker({ storage: fs.storage });
+    w.send({ op: 'open', entry: 'f', size: 20 * MiB });
+    await w.next((m) => m.reply === 'open');
+    for (let i = 0; i < 12; i += 1) {
+      w.send({ op: 'write', data: new ArrayBuffer(MiB) });
+    }
+    const e = await w.next((m) => m.op === 'error');
+    expect(e.message).toMatch(/QuotaExceeded/);
+    w.send({ op: 'digest' });
+    await w.next((m) => m.op === 'error');
+    expect(w.out.some((m) => m.reply === 'digest')).toBe(false);
+    w.send({ op: 'abort' });
+    await w.next((m) => m.reply === 'abort');
+    expect(fs.files.has('f')).toBe(false);
+  });
+
+  test('an unknown request is an error', async () => {
+    const w = await worker();
+    w.send({ op: 'launch' });
+    expect((await w.next((m) => m.op === 'error')).message).toMatch(/unknown/);
+  });
+});
