@@ -322,8 +322,8 @@ net_contains(const struct http_net *n, const struct http_addr *a)
 	if (rest == 0) {
 		return true;
 	}
-	return ((a->bytes[full] ^ n->addr.bytes[full]) &
-	        (0xffu << (8 - rest)) & 0xffu) == 0;
+	return ((a->bytes[full] ^ n->addr.bytes[full]) & (0xffu << (8 - rest)) &
+	        0xffu) == 0;
 }
 
 /* "addr" or "addr/bits" into *n; false when either part is bad. */

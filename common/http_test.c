@@ -1146,8 +1146,8 @@ END_TEST
 
 START_TEST(x_real_ip_is_honoured_from_a_trusted_network)
 {
-	struct sc_http_opts opts = {.max_body = MAX_BODY,
-	                            .trusted_proxies = "10.0.0.0/8, 127.0.0.0/8"};
+	struct sc_http_opts opts = {
+	    .max_body = MAX_BODY, .trusted_proxies = "10.0.0.0/8, 127.0.0.0/8"};
 	struct resp r;
 
 	fx_start(&opts);
@@ -1165,9 +1165,9 @@ START_TEST(x_real_ip_is_honoured_from_a_trusted_network)
 	fx_stop();
 
 	/* Bits past the address's length, or not a number: start-up fails. */
-	static const char *const bad[] = {"10.0.0.0/33", "::/129", "10.0.0.0/",
-	                                  "10.0.0.0/8x", "10.0.0.0/-1",
-	                                  "10.0.0.0/0008"};
+	static const char *const bad[] = {"10.0.0.0/33", "::/129",
+	                                  "10.0.0.0/",   "10.0.0.0/8x",
+	                                  "10.0.0.0/-1", "10.0.0.0/0008"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct sc_http_opts o = {.max_body = MAX_BODY,
 		                         .trusted_proxies = bad[i]};

@@ -291,8 +291,7 @@ pem_next_block(const char *pem, size_t len, size_t *pos, size_t *start,
 	}
 	eol = memchr(e, '\n', (size_t)(pem + len - e));
 	*start = (size_t)(b - pem);
-	*blen = (eol == NULL ? (size_t)(pem + len - b)
-	                     : (size_t)(eol + 1 - b));
+	*blen = (eol == NULL ? (size_t)(pem + len - b) : (size_t)(eol + 1 - b));
 	*pos = *start + *blen;
 	return true;
 }

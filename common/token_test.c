@@ -991,8 +991,8 @@ token_suite(void)
 	tcase_add_test(tc, verify_rejects_tampered_payload);
 	tcase_add_test(tc, verify_rejects_hs256_keyed_with_the_public_key);
 	tcase_add_test(tc, verify_rejects_token_signed_by_another_ec_key);
-	tcase_add_test(tc,
-	               verifier_with_two_keys_accepts_both_signers_during_rotation);
+	tcase_add_test(
+	    tc, verifier_with_two_keys_accepts_both_signers_during_rotation);
 	tcase_add_test(tc, verify_rejects_other_algorithms);
 	tcase_add_test(tc, verify_rejects_wrong_issuer_or_audience);
 	tcase_add_test(tc, verify_accepts_audience_array_containing_ours);
