@@ -1340,7 +1340,12 @@ call_decode(struct bus_call *c, json_object **root, json_object **data,
 			*data = json_object_new_object();
 			json_object_object_add(*root, "data", *data);
 		}
-		return SC_OK;
+		if (json_object_is_type(*data, json_type_object)) {
+			return SC_OK;
+		}
+		/* proto/README.md: data is an object (tests/fuzz/bus_fuzz) */
+		*data = NULL;
+		why = "data is not an object";
 	} else if (!json_object_object_get_ex(*root, "error", &e) ||
 	           (code = bus_get_string(e, "code")) == NULL) {
 		why = "error without a code";
@@ -1537,6 +1542,10 @@ sub_event_cb(void *arg)
 		} else if ((topic_in = bus_get_string(root, "topic")) == NULL ||
 		           strcmp(topic_in, topic) != 0) {
 			why = "topic does not match";
+		} else if (json_object_object_get_ex(root, "data", &data) &&
+		           data != NULL &&
+		           !json_object_is_type(data, json_type_object)) {
+			why = "data is not an object";
 		}
 	}
 	if (why != NULL) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
 #include "alloc.h"
@@ -908,6 +909,94 @@ START_TEST(ready_only_when_listening)
 }
 END_TEST
 
+/* ---- envelopes whose data is not an object (tests/fuzz/bus_fuzz) ------ */
+
+/* A peer that answers one request with `reply` (raw REP socket). */
+struct odd_peer {
+	nng_socket sock;
+	const char *reply;
+};
+
+static void *
+odd_peer_main(void *arg)
+{
+	struct odd_peer *p = arg;
+	nng_msg *m;
+
+	if (nng_recvmsg(p->sock, &m, 0) == 0) {
+		nng_msg_free(m);
+		nng_send(p->sock, (void *)p->reply, strlen(p->reply), 0);
+	}
+	return NULL;
+}
+
+/* Found by tests/fuzz/bus_fuzz: {"ok":true,"data":"x"} reached the
+ * callback as success with a string for data; proto/README.md says data
+ * is an object, and callers read it as one. */
+START_TEST(reply_whose_data_is_not_an_object_is_malformed)
+{
+	static const char *const replies[] = {
+	    "{\"v\":1,\"ok\":true,\"data\":\"topic\"}",
+	    "{\"v\":1,\"ok\":true,\"data\":[1]}",
+	};
+
+	for (size_t i = 0; i < sizeof replies / sizeof *replies; i++) {
+		struct odd_peer p = {.reply = replies[i]};
+		char *url = sc_asprintf("ipc://%s/odd-%zu", fx.dir, i);
+		char *method = sc_asprintf("odd%zu.thing.get", i);
+		char var[32];
+		struct result r;
+		pthread_t th;
+
+		snprintf(var, sizeof var, "SC_BUS_ODD%zu_REQ", i);
+		setenv(var, url, 1);
+		ck_assert_int_eq(nng_rep0_open(&p.sock), 0);
+		ck_assert_int_eq(
+		    nng_socket_set_ms(p.sock, NNG_OPT_RECVTIMEO, 5000), 0);
+		ck_assert_int_eq(nng_listen(p.sock, url, NULL, 0), 0);
+		ck_assert_int_eq(pthread_create(&th, NULL, odd_peer_main, &p),
+		                 0);
+		call(method, "{}", 3000, &r);
+		run_until(&r.done, 1, 5000);
+		pthread_join(th, NULL);
+		ck_assert_int_eq(r.done, 1);
+		ck_assert_int_eq(r.err, SC_EBUS);
+		ck_assert_ptr_null(r.data);
+		ck_assert_ptr_nonnull(
+		    strstr(r.message, "data is not an object"));
+		result_release(&r);
+		nng_close(p.sock);
+		unsetenv(var);
+		free(method);
+		free(url);
+	}
+}
+END_TEST
+
+START_TEST(event_whose_data_is_not_an_object_is_dropped)
+{
+	struct seen odd = {0}, ok = {0};
+
+	ck_assert_int_eq(
+	    sc_bus_subscribe(fx.cli, "auth", "user.odd", seen_cb, &odd), SC_OK);
+	ck_assert_int_eq(
+	    sc_bus_subscribe(fx.cli, "auth", "user.ok", seen_cb, &ok), SC_OK);
+	/* Best effort: until the subscriber hears; the odd one goes first. */
+	for (long end = now_ms() + 5000; ok.count == 0 && now_ms() < end;) {
+		ck_assert_int_eq(sc_bus_publish(fx.srv, "user.odd",
+		                                json_object_new_int(5), NULL),
+		                 SC_OK);
+		ck_assert_int_eq(sc_bus_publish(fx.srv, "user.ok", NULL, NULL),
+		                 SC_OK);
+		run_until(&ok.count, 1, 20);
+	}
+	ck_assert_int_ge(ok.count, 1);
+	ck_assert_int_eq(odd.count, 0);
+	seen_release(&odd);
+	seen_release(&ok);
+}
+END_TEST
+
 static Suite *
 bus_suite(void)
 {
@@ -943,6 +1032,8 @@ bus_suite(void)
 	tcase_add_test(
 	    tc, addresses_default_per_service_and_follow_the_environment);
 	tcase_add_test(tc, ready_only_when_listening);
+	tcase_add_test(tc, reply_whose_data_is_not_an_object_is_malformed);
+	tcase_add_test(tc, event_whose_data_is_not_an_object_is_dropped);
 	suite_add_tcase(s, tc);
 	return s;
 }

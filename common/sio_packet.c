@@ -1,6 +1,7 @@
 /* sio_packet.c: Socket.IO 5 packets (see sio_packet.h). */
 #include "sio_packet.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,37 @@ placeholders_ok(json_object *v, int n)
 		{
 			(void)key;
 			if (!placeholders_ok(val, n)) {
+				return 0;
+			}
+		}
+	}
+	return 1;
+}
+
+/* Every number in v is finite. json-c's strict mode still reads NaN,
+ * Infinity and -Infinity (and 1e400 as infinity), which are not JSON: a
+ * payload relayed to another client with one in it would fail its
+ * JSON.parse and cost it the connection. Found by tests/fuzz/
+ * sio_packet_fuzz. Recursion is bounded by the tokener's depth. */
+static int
+numbers_finite(json_object *v)
+{
+	if (json_object_is_type(v, json_type_double)) {
+		return isfinite(json_object_get_double(v));
+	}
+	if (json_object_is_type(v, json_type_array)) {
+		size_t len = json_object_array_length(v);
+
+		for (size_t i = 0; i < len; i++) {
+			if (!numbers_finite(json_object_array_get_idx(v, i))) {
+				return 0;
+			}
+		}
+	} else if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, key, val)
+		{
+			(void)key;
+			if (!numbers_finite(val)) {
 				return 0;
 			}
 		}
@@ -225,6 +257,11 @@ sc_sio_packet_decode(const char *s, size_t len,
 			return SC_EINVAL;
 		}
 		json_tokener_free(tok);
+		if (!numbers_finite(p->data)) {
+			sc_sio_packet_release(p);
+			*why = "payload holds NaN or Infinity";
+			return SC_EINVAL;
+		}
 	}
 	if (!payload_ok(p, why)) {
 		sc_sio_packet_release(p);

@@ -42,7 +42,8 @@ struct sc_sio_packet {
  * sc_sio_packet_release). SC_EINVAL: *why says what is wrong (static),
  * nothing to release. Checks: a known type; the attachment count
  * (0..max); namespace syntax and length; ack id digits within
- * SC_SIO_MAX_ID; JSON strict, complete, within depth; the payload's shape
+ * SC_SIO_MAX_ID; JSON strict, complete, within depth, numbers finite (no
+ * NaN or Infinity, which json-c's strict mode accepts); the payload's shape
  * per type (CONNECT: object or none; DISCONNECT: none; EVENT: non-empty
  * array whose first element is a string that is not a reserved name; ACK:
  * array; CONNECT_ERROR: object or string); placeholders within the

@@ -164,6 +164,32 @@ START_TEST(json_nesting_is_bounded)
 }
 END_TEST
 
+/* Found by tests/fuzz/sio_packet_fuzz: json-c's strict mode reads NaN and
+ * Infinity, which no JSON parser of a client accepts back. */
+START_TEST(nan_and_infinity_are_not_json)
+{
+	static const char *const bad[] = {
+	    "2[\"x\",NaN]",
+	    "2[\"x\",{\"a\":[Infinity]}]",
+	    "3[-Infinity]",
+	    "0{\"n\":1e400}",
+	    "4{\"message\":\"m\",\"data\":{\"n\":-1e999}}",
+	};
+	struct sc_sio_packet p;
+	const char *why = NULL;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_msg(sc_sio_packet_decode(bad[i], strlen(bad[i]), NULL,
+		                                   &p, &why) == SC_EINVAL,
+		              "%s", bad[i]);
+		ck_assert_str_eq(why, "payload holds NaN or Infinity");
+		ck_assert_ptr_null(p.data);
+	}
+	ck_assert_int_eq(decode("2[\"x\",1e300,-0.5,1.5e-300]", &p), SC_OK);
+	sc_sio_packet_release(&p);
+}
+END_TEST
+
 START_TEST(namespaces_are_bounded)
 {
 	char s[SC_SIO_MAX_NSP + 16];
@@ -288,6 +314,7 @@ sio_packet_suite(void)
 	tcase_add_test(tc, binary_packets_count_their_attachments);
 	tcase_add_test(tc, malformed_packets_are_refused_with_a_reason);
 	tcase_add_test(tc, json_nesting_is_bounded);
+	tcase_add_test(tc, nan_and_infinity_are_not_json);
 	tcase_add_test(tc, namespaces_are_bounded);
 	tcase_add_test(tc, packets_encode_with_the_engine_prefix);
 	tcase_add_test(tc, encoded_events_decode_back_to_themselves);

@@ -556,6 +556,14 @@ csv_field_start(struct csv *c)
 	c->nfields++;
 }
 
+/* Field i's bytes in the record buffer. The buffer is still NULL while
+ * every field read so far was empty (",\n"), and NULL + 0 is undefined. */
+static const char *
+csv_field_text(const struct csv *c, size_t i)
+{
+	return c->buf != NULL ? c->buf + c->fields[i].off : "";
+}
+
 /* At a record's end (line break or end of file)? Consumes the break. */
 static bool
 csv_eol(struct csv *c)
@@ -691,7 +699,7 @@ parse_csv(struct events_batch *b, const char *file, const char *t, size_t len)
 	}
 	ncolumns = c.nfields;
 	for (size_t i = 0; i < c.nfields; i++) {
-		const char *name = c.buf + c.fields[i].off;
+		const char *name = csv_field_text(&c, i);
 		size_t nlen = c.fields[i].len;
 		int f = field_of(name, nlen);
 		char shown[48];
@@ -732,10 +740,9 @@ parse_csv(struct events_batch *b, const char *file, const char *t, size_t len)
 		}
 		for (int f = 0; f < F_COUNT; f++) {
 			if (column[f] >= 0) {
-				const struct csv_field *cf =
-				    &c.fields[column[f]];
-				raw[f].s = c.buf + cf->off;
-				raw[f].len = cf->len;
+				size_t k = (size_t)column[f];
+				raw[f].s = csv_field_text(&c, k);
+				raw[f].len = c.fields[k].len;
 				raw[f].present = true;
 			}
 		}

@@ -501,6 +501,23 @@ START_TEST(csv_unknown_duplicate_and_missing_columns)
 }
 END_TEST
 
+/* Found by tests/fuzz/import_fuzz (corpus csv-empty-header-fields): a
+ * header of empty names read its bytes at NULL + 0, undefined behaviour
+ * that UBSan stops on. */
+START_TEST(csv_header_of_empty_names_is_a_problem_not_a_crash)
+{
+	csv(",\n");
+	expect_problems(7, "e.csv:1: unknown column ''",
+	                "e.csv:1: unknown column ''",
+	                "e.csv:1: missing column 'worldsdcId'",
+	                "e.csv:1: missing column 'name'",
+	                "e.csv:1: missing column 'location'",
+	                "e.csv:1: missing column 'startDate'",
+	                "e.csv:1: missing column 'endDate'");
+	ck_assert_uint_eq(b.nrecords, 0);
+}
+END_TEST
+
 START_TEST(csv_header_names_are_exact)
 {
 	csv("WorldsdcId,name,location,startDate,endDate\n");
@@ -654,6 +671,7 @@ import_parse_suite(void)
 	tcase_add_test(c,
 	               csv_empty_file_is_a_problem_and_a_header_alone_is_not);
 	tcase_add_test(c, csv_unknown_duplicate_and_missing_columns);
+	tcase_add_test(c, csv_header_of_empty_names_is_a_problem_not_a_crash);
 	tcase_add_test(c, csv_header_names_are_exact);
 	tcase_add_test(c, csv_rows_need_as_many_fields_as_the_header);
 	tcase_add_test(c, csv_empty_required_fields_are_missing);
