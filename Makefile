@@ -8,6 +8,7 @@
 #   make bench      benchmarks that print numbers
 #   make frontend   build the PWA into frontend/dist (npm ci when needed)
 #   make fuzz       run every libFuzzer harness for a while (tests/fuzz/)
+#   make valgrind   integration tests against daemons under valgrind memcheck
 #   make deps       install the Debian packages the suite needs
 #
 # Layout rules (no edits needed when adding files):
@@ -59,7 +60,7 @@ SERVICE_TESTS := $(foreach s,$(SERVICES),$(call svc_test,$(s)))
 UNIT_TESTS    := $(COMMON_TEST) $(SERVICE_TESTS)
 
 .PHONY: all clean run stop test unit integration asan bench deps format format-check \
-        frontend FORCE
+        frontend valgrind FORCE
 .DEFAULT_GOAL := all
 # Keep test and tool objects: they are not throwaway intermediates.
 .SECONDARY:
@@ -146,15 +147,20 @@ asan: deps
 	@$(MAKE) --no-print-directory frontend
 	@BUILD=build/asan tests/run.sh
 
+# The -O2 -g build: the binaries that ship, with line numbers for reports.
+valgrind: deps
+	@$(MAKE) --no-print-directory all frontend
+	@BUILD=$(BUILD) tests/valgrind.sh
+
 bench: deps
 	@$(MAKE) --no-print-directory all frontend
 	@BUILD=$(BUILD) tests/bench/run.sh
 
 format:
-	clang-format -i common/*.[ch] common/cmd/*.c services/*/*.[ch]
+	clang-format -i common/*.[ch] common/cmd/*.c services/*/*.[ch] tests/fuzz/*.[ch]
 
 format-check:
-	clang-format --dry-run --Werror common/*.[ch] common/cmd/*.c services/*/*.[ch]
+	clang-format --dry-run --Werror common/*.[ch] common/cmd/*.c services/*/*.[ch] tests/fuzz/*.[ch]
 
 clean:
 	rm -rf build
