@@ -16,6 +16,7 @@ packages=(
 	nginx                               # the gateway
 	nodejs npm                          # the PWA's build, integration tests
 	chromium                            # end-to-end tests (playwright-core)
+	valgrind                            # make valgrind
 	wrk                                 # make bench: HTTP load
 	openssl python3 curl ca-certificates # keys, free ports, health checks
 )

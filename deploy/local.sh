@@ -34,6 +34,9 @@
 #                     own ports, bus addresses, log and pid file; they
 #                     find each other over the bus (SC_SIGNALING_PEERS)
 #   SC_START_TIMEOUT  seconds each daemon has to answer /health (default 15)
+#   SC_STOP_TIMEOUT   seconds a stopped daemon has before SIGKILL (default 10)
+#   SC_DAEMON_WRAPPER a command every daemon runs under, @UNIT@ = its name
+#                     (tests/valgrind.sh: valgrind with a log per unit)
 # Every other exported SC_* variable reaches the daemons unchanged.
 #
 # PostgreSQL trusts local connections here (no passwords: it listens on
@@ -110,6 +113,13 @@ set_paths
 BUILD_DIR=${BUILD:-build}
 case $BUILD_DIR in /*) ;; *) BUILD_DIR=$REPO/$BUILD_DIR ;; esac
 START_TIMEOUT=${SC_START_TIMEOUT:-15}
+STOP_TIMEOUT=${SC_STOP_TIMEOUT:-10}
+# A command each daemon runs under (e.g. valgrind, for tests/valgrind.sh);
+# @UNIT@ becomes the unit's name. alive_as then looks further along the
+# command line for the daemon's name.
+read -ra WRAPPER <<<"${SC_DAEMON_WRAPPER:-}"
+ARGS_SEEN=2
+[ ${#WRAPPER[@]} -eq 0 ] || ARGS_SEEN=64
 TEST_MODE=
 if [ -n "${SC_PORT_BASE:-}" ]; then
 	TEST_MODE=1
@@ -207,7 +217,7 @@ alive_as() {
 	while IFS= read -r arg; do
 		arg=${arg%% *}
 		case ${arg##*/} in "$2" | "$2":) return 0 ;; esac
-	done < <(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n2)
+	done < <(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n "$ARGS_SEEN")
 	return 1
 }
 
@@ -517,8 +527,8 @@ daemon_start() {
 	# which stops everything in order, not each daemon at once. (The
 	# subshell is not a group leader, so setsid execs in place: $! is the
 	# daemon's pid.)
-	(cd "$REPO" && exec setsid env "${env[@]}" "$bin" >>"$LOG/$u.log" \
-		2>&1 </dev/null) &
+	(cd "$REPO" && exec setsid env "${env[@]}" "${WRAPPER[@]//@UNIT@/$u}" \
+		"$bin" >>"$LOG/$u.log" 2>&1 </dev/null) &
 	pid=$!
 	echo "$pid" >"$RUN/$u.pid"
 
@@ -551,7 +561,8 @@ daemon_start_all() {
 	fi
 }
 
-# SIGTERM every daemon that has a pid file, wait up to 10 s, then SIGKILL.
+# SIGTERM every daemon that has a pid file, wait up to STOP_TIMEOUT s, then
+# SIGKILL.
 daemons_stop() {
 	local f s pid n
 	local -a pids=() names=()
@@ -567,18 +578,18 @@ daemons_stop() {
 		rm -f "$f"
 	done
 	[ ${#pids[@]} -eq 0 ] && return 0
-	for n in $(seq 100); do
+	for n in $(seq $((STOP_TIMEOUT * 10))); do
 		local any=
 		for pid in "${pids[@]}"; do
 			alive "$pid" && any=1
 		done
 		[ -z "$any" ] && break
-		[ "$n" -eq 100 ] && break
+		[ "$n" -eq $((STOP_TIMEOUT * 10)) ] && break
 		sleep 0.1
 	done
 	for pid in "${pids[@]}"; do
 		if alive "$pid"; then
-			say "pid $pid did not stop within 10 s: killing it"
+			say "pid $pid did not stop within $STOP_TIMEOUT s: killing it"
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
 	done
@@ -926,16 +937,16 @@ cmd_stop_service() {
 			say "$u was not running"
 		fi
 	done
-	for n in $(seq 100); do
+	for n in $(seq $((STOP_TIMEOUT * 10))); do
 		any=
 		for pid in "${pids[@]}"; do
 			alive "$pid" && any=1
 		done
 		[ -z "$any" ] && break
-		if [ "$n" -eq 100 ]; then
+		if [ "$n" -eq $((STOP_TIMEOUT * 10)) ]; then
 			for pid in "${pids[@]}"; do
 				alive "$pid" || continue
-				say "pid $pid did not stop within 10 s: killing it"
+				say "pid $pid did not stop within $STOP_TIMEOUT s: killing it"
 				kill -KILL "$pid" 2>/dev/null || true
 				while alive "$pid"; do sleep 0.05; done
 			done
