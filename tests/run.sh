@@ -115,9 +115,12 @@ frontend_stage() {
 	local rc p f
 	compgen -G 'frontend/test/*.test.*' >/dev/null || return 0
 	echo "== unit: frontend (vitest)"
-	(cd frontend && timeout -k 10 300 npx vitest run --reporter=default) \
-		2>&1 | tee "$OUT"
+	# No colours (CI=true makes vitest colour its output even into a pipe),
+	# and any left stripped before the summary is read.
+	(cd frontend && NO_COLOR=1 FORCE_COLOR=0 timeout -k 10 300 \
+		npx vitest run --reporter=default) 2>&1 | tee "$OUT"
 	rc=${PIPESTATUS[0]}
+	sed -i 's/\x1b\[[0-9;]*m//g' "$OUT"
 	p=$(sed -nE 's/^ *Tests .* ([0-9]+) passed.*/\1/p' "$OUT" | tail -n 1)
 	f=$(sed -nE 's/^ *Tests .* ([0-9]+) failed.*/\1/p' "$OUT" | tail -n 1)
 	p=${p:-0} f=${f:-0}
