@@ -868,6 +868,7 @@ START_TEST(addresses_default_per_service_and_follow_the_environment)
 
 	unsetenv("SC_BUS_AUTH_REQ");
 	unsetenv("SC_BUS_SIGNALING_PUB");
+	unsetenv("SC_BUS_MATCHMAKING_REQ");
 	a = sc_bus_addr("auth", "REQ");
 	ck_assert_str_eq(a, "tcp://127.0.0.1:7101");
 	free(a);
