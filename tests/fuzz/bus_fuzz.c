@@ -23,6 +23,7 @@
 #include "bus.h"
 #include "error.h"
 #include "fuzz.h"
+#include "fuzz_loop.h"
 #include "log.h"
 #include "loopq.h"
 
@@ -149,29 +150,11 @@ parse(const char *s, size_t len)
 	return o;
 }
 
-static void
-timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-/* One turn of the loop: until something happens, or ms pass. (A timer of
- * our own, deleted after, so no later turn ends early.) */
+/* One turn of the loop (fuzz_loop.h). */
 static void
 turn(int ms)
 {
-	static struct event *timer;
-	struct timeval tv = {0, ms * 1000};
-
-	if (timer == NULL) {
-		timer = evtimer_new(base, timer_cb, NULL);
-		FUZZ_CHECK(timer != NULL);
-	}
-	evtimer_add(timer, &tv);
-	event_base_loop(base, EVLOOP_ONCE);
-	evtimer_del(timer);
+	fuzz_turn(base, ms);
 }
 
 /* Run the loop until *done, or a few seconds pass (a hang). */

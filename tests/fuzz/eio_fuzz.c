@@ -27,6 +27,7 @@
 #include "eio_listener.h"
 #include "error.h"
 #include "fuzz.h"
+#include "fuzz_loop.h"
 #include "log.h"
 #include "validate.h"
 
@@ -98,28 +99,11 @@ on_close(struct sc_eio_socket *s, const char *reason, void *arg)
 
 static const struct sc_eio_cbs cbs = {on_open, on_message, on_close};
 
-static void
-timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-/* One turn of the loop: until something happens, or ms pass. */
+/* One turn of the loop (fuzz_loop.h). */
 static void
 turn(int ms)
 {
-	static struct event *timer;
-	struct timeval tv = {0, ms * 1000};
-
-	if (timer == NULL) {
-		timer = evtimer_new(base, timer_cb, NULL);
-		FUZZ_CHECK(timer != NULL);
-	}
-	evtimer_add(timer, &tv);
-	event_base_loop(base, EVLOOP_ONCE);
-	evtimer_del(timer);
+	fuzz_turn(base, ms);
 }
 
 int

@@ -53,7 +53,8 @@ $(FUZZ_LIB): $(FUZZ_COMMON_OBJ)
 $(FUZZ_SVC_LIB): $(FUZZ_SVC_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_BUILD)/%_fuzz: $(FUZZ_BUILD)/obj/tests/fuzz/%_fuzz.o $(FUZZ_SVC_LIB) \
+$(FUZZ_BUILD)/%_fuzz: $(FUZZ_BUILD)/obj/tests/fuzz/%_fuzz.o \
+                      $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_loop.o $(FUZZ_SVC_LIB) \
                       $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) $^ -o $@ $(LDLIBS)
 
