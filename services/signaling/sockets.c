@@ -429,6 +429,7 @@ on_leave_event_room(struct sg_client *c, json_object *p,
 /* ---- chat messages ------------------------------------------------------ */
 
 static void store_next(struct sg_client *c);
+static void queue_drop_head(struct sg_client *c);
 
 static void
 stored_cb(int err, json_object *message, bool inserted, void *arg)
@@ -438,23 +439,16 @@ stored_cb(int err, json_object *message, bool inserted, void *arg)
 	struct signaling *sg = c->sg;
 
 	if (err == SC_OK) {
+		bool event = op->kind == SG_ROOM_EVENT;
+		const char *name = event ? "event_message" : "private_message";
 		char room[SG_ROOM_LEN];
 		json_object *o;
 
 		if (inserted) {
-			sg_room_name(
-			    room, op->kind == SG_ROOM_EVENT ? "event" : "match",
-			    op->id);
-			room_emit1(sg, room, c->s,
-			           op->kind == SG_ROOM_EVENT
-			               ? "event_message"
-			               : "private_message",
+			sg_room_name(room, event ? "event" : "match", op->id);
+			room_emit1(sg, room, c->s, name,
 			           json_object_get(message));
-			sg_peers_emit(sg, op->kind, op->id,
-			              op->kind == SG_ROOM_EVENT
-			                  ? "event_message"
-			                  : "private_message",
-			              message, 0);
+			sg_peers_emit(sg, op->kind, op->id, name, message, 0);
 		}
 		o = ok_body();
 		json_object_object_add(o, "message", json_object_get(message));
@@ -471,15 +465,7 @@ stored_cb(int err, json_object *message, bool inserted, void *arg)
 	} else {
 		op_refuse(op, "internal", "the message could not be stored");
 	}
-	c->refs++; /* c outlives op */
-	c->queue = op->next;
-	if (c->queue == NULL) {
-		c->queue_tail = NULL;
-	}
-	c->storing = false;
-	op_free(op);
-	store_next(c);
-	client_unref(c);
+	queue_drop_head(c); /* op */
 }
 
 static void
@@ -500,7 +486,8 @@ store(struct op *op)
 	sg_store_message(c->sg, &m, stored_cb, op);
 }
 
-/* The op at the head of the queue failed before storing: next. */
+/* The op at the head of the queue is answered (stored, or failed before
+ * storing): free it and start the next. c outlives the op. */
 static void
 queue_drop_head(struct sg_client *c)
 {
