@@ -2,14 +2,13 @@
 // scbus tool: auth.users.get replies and the user.registered/user.updated
 // events (services/auth/README.md "Bus", proto/README.md).
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 
 import {
-	Client, assertPublicUser, assertStatus, authUrl, env, newSession,
-	register, sleep,
+	Client, Subscriber, assertPublicUser, assertStatus, authUrl, env,
+	newSession, register,
 } from './lib.mjs';
 
 const api = new Client(authUrl(), {}, { freshIp: true });
@@ -48,64 +47,6 @@ function assertErrorReply(r) {
 	assert.equal(typeof r.reply.error?.code, 'string', describeCall(r));
 	assert.equal(typeof r.reply.error?.message, 'string', describeCall(r));
 	return r.reply.error;
-}
-
-/* A running `scbus sub SERVICE PREFIX`: collects events; waitFor(pred)
- * resolves with the first event that matches. */
-class Subscriber {
-	constructor(service, prefix) {
-		this.events = [];
-		this.waiters = [];
-		this.stderr = '';
-		this.proc = spawn(scbus(), ['sub', service, prefix, '--count', '1000',
-			'--timeout-ms', '60000'], { stdio: ['ignore', 'pipe', 'pipe'] });
-		this.proc.stderr.on('data', (d) => {
-			this.stderr += d;
-		});
-		this.exited = new Promise((resolve) => {
-			this.proc.on('exit', (code) => resolve(code));
-		});
-		createInterface({ input: this.proc.stdout }).on('line', (line) => {
-			let ev;
-			try {
-				ev = JSON.parse(line);
-			} catch {
-				return;
-			}
-			this.events.push(ev);
-			for (const w of [...this.waiters]) {
-				if (w.pred(ev)) {
-					this.waiters.splice(this.waiters.indexOf(w), 1);
-					w.resolve(ev);
-				}
-			}
-		});
-	}
-
-	waitFor(pred, timeoutMs) {
-		const seen = this.events.find(pred);
-		if (seen) {
-			return Promise.resolve(seen);
-		}
-		return new Promise((resolve) => {
-			const w = { pred, resolve };
-			this.waiters.push(w);
-			setTimeout(() => {
-				const i = this.waiters.indexOf(w);
-				if (i >= 0) {
-					this.waiters.splice(i, 1);
-					resolve(undefined);
-				}
-			}, timeoutMs);
-		});
-	}
-
-	async stop() {
-		if (this.proc.exitCode === null) {
-			this.proc.kill('SIGTERM');
-		}
-		await this.exited;
-	}
 }
 
 describe('auth.users.get over the bus', () => {
@@ -179,9 +120,9 @@ describe('auth.users.get over the bus', () => {
 describe('auth events', () => {
 	let sub;
 	before(async () => {
-		sub = new Subscriber('auth', 'user.');
-		// a subscriber misses what is published before it is connected
-		await sleep(1000);
+		// resolves once scbus is subscribed (what is published before
+		// that would be missed)
+		sub = await Subscriber.open('auth', 'user.');
 	});
 	after(async () => {
 		await sub.stop();
