@@ -16,6 +16,15 @@ trap 'echo "bench: interrupted"; exit 130' INT
 trap 'echo "bench: terminated"; exit 143' TERM
 
 mapfile -t files < <(compgen -G "tests/bench/*.bench.mjs" | sort)
+# SC_BENCH_ONLY=events (a substring of the file name) runs only the matching
+# benchmarks: `SC_BENCH_ONLY=sio make bench`.
+if [ -n "${SC_BENCH_ONLY:-}" ]; then
+	only=()
+	for f in "${files[@]}"; do
+		case "$(basename "$f")" in *"$SC_BENCH_ONLY"*) only+=("$f") ;; esac
+	done
+	files=("${only[@]}")
+fi
 if [ ${#files[@]} -eq 0 ]; then
 	echo "bench: no tests/bench/*.bench.mjs yet: nothing to run"
 	exit 0
