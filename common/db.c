@@ -93,6 +93,8 @@ struct sc_db_conn {
 	bool releasing;       /* ROLLBACK in flight before going back */
 	bool release_pending; /* released while a query was in flight */
 	bool flushing;        /* PQflush returned 1: watch EV_WRITE */
+	bool listener;        /* the pool's LISTEN connection (sc_db_listen) */
+	bool listening;       /* listener: LISTEN in effect, UP was told */
 	struct db_job *job;   /* in flight */
 	PGresult *res;        /* first result of the step in flight */
 	/* Prepared statements on this PGconn, by SQL text; emptied when it
@@ -113,11 +115,18 @@ struct sc_db {
 	struct job_list deferred; /* completions to run from `defer_ev` */
 	struct event *defer_ev;
 	bool outage; /* warned "unreachable" and not yet back */
+	/* sc_db_listen: a connection outside `conns`, never given queries. */
+	struct sc_db_conn *listener;
+	char *listen_sql; /* LISTEN "<channel>" */
+	char *listen_channel;
+	sc_db_listen_cb listen_cb;
+	void *listen_arg;
 	bool closing;
 	unsigned long queries, errors;
 };
 
 static void conn_connect(struct sc_db_conn *c);
+static void listener_subscribe(struct sc_db_conn *c);
 static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
 static void db_dispatch(struct sc_db *db);
 
@@ -516,6 +525,13 @@ conn_close(struct sc_db_conn *c)
 	}
 	c->state = CONN_DOWN;
 	c->flushing = false;
+	if (c->listening) {
+		c->listening = false;
+		if (!c->db->closing) {
+			c->db->listen_cb(SC_DB_LISTEN_DOWN, "",
+			                 c->db->listen_arg);
+		}
+	}
 	/* The next PGconn starts with no prepared statements. */
 	conn_stmts_clear(c);
 	c->stmt_next_id = 0;
@@ -598,6 +614,10 @@ conn_connected(struct sc_db_conn *c)
 	if (db->outage) {
 		db->outage = false;
 		sc_log_info(NULL, "database reachable again");
+	}
+	if (c->listener) {
+		listener_subscribe(c);
+		return;
 	}
 	db_dispatch(db);
 }
@@ -909,12 +929,21 @@ conn_step_done(struct sc_db_conn *c)
 	conn_send_step(c);
 }
 
+/* Hand the listener's notifications on; a pool connection's (nobody
+ * listens there) are dropped. */
 static void
 conn_drain_notifies(struct sc_db_conn *c)
 {
+	struct sc_db *db = c->db;
 	PGnotify *n;
 
-	while ((n = PQnotifies(c->pg)) != NULL) {
+	while (c->pg != NULL && (n = PQnotifies(c->pg)) != NULL) {
+		if (c->listening &&
+		    strcmp(n->relname, db->listen_channel) == 0) {
+			db->listen_cb(SC_DB_LISTEN_NOTIFY,
+			              n->extra != NULL ? n->extra : "",
+			              db->listen_arg);
+		}
 		PQfreemem(n);
 	}
 }
@@ -1118,6 +1147,95 @@ err:
 	return NULL;
 }
 
+/* ---- the listener --------------------------------------------------- */
+
+static void
+listen_done_cb(int err, PGresult *res, void *arg)
+{
+	struct sc_db_conn *c = arg;
+	struct sc_db *db = c->db;
+	char msg[512];
+
+	if (err == SC_OK && c->state == CONN_READY) {
+		c->listening = true;
+		db->listen_cb(SC_DB_LISTEN_UP, "", db->listen_arg);
+	} else if (err == SC_EDB) {
+		/* Not a broken connection: retrying would fail alike, and
+		 * the listener's users stay on their safe side (DOWN). */
+		db_msg(msg, sizeof msg, PQresultErrorMessage(res));
+		sc_log_error(NULL, "cannot listen on '%s': %s",
+		             db->listen_channel, msg);
+	}
+	/* SC_EUNAVAIL: the connection broke; its reconnect subscribes. */
+}
+
+/* The listener is connected: LISTEN (a plain query, never prepared). */
+static void
+listener_subscribe(struct sc_db_conn *c)
+{
+	struct db_job *job = job_new(JOB_QUERY, c->db->listen_sql, 0, NULL);
+
+	job->result_cb = listen_done_cb;
+	job->arg = c;
+	c->job = job;
+	conn_send_step(c);
+}
+
+static bool
+channel_ok(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL || !((*s >= 'a' && *s <= 'z') || *s == '_')) {
+		return false;
+	}
+	for (; s[n] != '\0'; n++) {
+		char ch = s[n];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		      ch == '_')) {
+			return false;
+		}
+	}
+	return n <= 63;
+}
+
+int
+sc_db_listen(struct sc_db *db, const char *channel, sc_db_listen_cb cb,
+             void *arg)
+{
+	struct sc_db_conn *c;
+
+	if (db == NULL || cb == NULL || !channel_ok(channel) ||
+	    db->listener != NULL) {
+		sc_log_error(NULL, "cannot listen on '%s': %s",
+		             channel != NULL ? channel : "(null)",
+		             db != NULL && db->listener != NULL
+		                 ? "a listener is set already"
+		                 : "bad arguments");
+		return SC_EINVAL;
+	}
+	c = sc_calloc(1, sizeof *c);
+	c->db = db;
+	c->state = CONN_DOWN;
+	c->backoff_ms = DB_BACKOFF_MIN_MS;
+	c->first_attempt = true;
+	c->listener = true;
+	c->timer = evtimer_new(db->base, conn_timer_cb, c);
+	if (c->timer == NULL) {
+		sc_log_error(NULL, "cannot listen on '%s': %s", channel,
+		             "cannot create events");
+		free(c);
+		return SC_EINVAL;
+	}
+	db->listener = c;
+	db->listen_channel = sc_strdup(channel);
+	db->listen_sql = sc_asprintf("LISTEN \"%s\"", channel);
+	db->listen_cb = cb;
+	db->listen_arg = arg;
+	conn_connect(c);
+	return SC_OK;
+}
+
 void
 sc_db_free(struct sc_db *db)
 {
@@ -1138,6 +1256,14 @@ sc_db_free(struct sc_db *db)
 			db_defer(db, job, SC_EUNAVAIL);
 		}
 	}
+	if (db->listener != NULL) {
+		job = db->listener->job;
+		db->listener->job = NULL;
+		conn_close(db->listener);
+		if (job != NULL) {
+			db_defer(db, job, SC_EUNAVAIL);
+		}
+	}
 	while ((job = list_pop(&db->queue)) != NULL) {
 		db_defer(db, job, SC_EUNAVAIL);
 	}
@@ -1151,6 +1277,13 @@ sc_db_free(struct sc_db *db)
 	}
 	for (int i = 0; i < db->size; i++) {
 		event_free(db->conns[i].timer);
+	}
+	if (db->listener != NULL) {
+		/* Its LISTEN job, if in flight, was deferred above. */
+		event_free(db->listener->timer);
+		free(db->listener);
+		free(db->listen_sql);
+		free(db->listen_channel);
 	}
 	event_free(db->defer_ev);
 	free(db->conns);

@@ -103,6 +103,31 @@ struct sc_db_stats {
 };
 void sc_db_stats(struct sc_db *db, struct sc_db_stats *out);
 
+/* ---- notifications (LISTEN) ------------------------------------------ */
+
+/* What a listener hears: UP when LISTEN is in effect, after the first
+ * connect and after every reconnect (notifications sent while it was down
+ * are lost, so treat UP as "anything may have changed"); DOWN when the
+ * listening connection broke (until the next UP nothing is heard);
+ * NOTIFY for each notification on the channel, payload borrowed for the
+ * call ("" when none). */
+enum sc_db_listen_event {
+	SC_DB_LISTEN_UP,
+	SC_DB_LISTEN_DOWN,
+	SC_DB_LISTEN_NOTIFY,
+};
+typedef void (*sc_db_listen_cb)(enum sc_db_listen_event ev,
+                                const char *payload, void *arg);
+
+/* LISTEN on `channel` (a lower-case identifier: [a-z_][a-z0-9_]*, at most
+ * 63 bytes; borrowed during the call) over a connection of its own, next
+ * to the pool's `size` (so queries never wait behind it), reconnected
+ * with the pool's backoff. One listener per pool. Callbacks run on the
+ * loop thread, never before this returns; not after sc_db_free. Returns
+ * SC_OK, SC_EINVAL (bad channel or a listener already set). */
+int sc_db_listen(struct sc_db *db, const char *channel, sc_db_listen_cb cb,
+                 void *arg);
+
 /* ---- result helpers ------------------------------------------------- */
 
 /* SQLSTATE of an error result ("23505"), or "" for none. Borrowed. */

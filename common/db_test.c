@@ -275,6 +275,86 @@ dead_port(void)
 	return port;
 }
 
+/* What a listener heard, in order: "U" up, "D" down, "N:<payload>". */
+struct heard {
+	int calls, ups, downs, notifies;
+	bool early;
+	char log[512];
+};
+
+static void
+heard_cb(enum sc_db_listen_event ev, const char *payload, void *arg)
+{
+	struct heard *h = arg;
+	size_t n = strlen(h->log);
+
+	h->calls++;
+	h->early |= in_call;
+	switch (ev) {
+	case SC_DB_LISTEN_UP:
+		h->ups++;
+		snprintf(h->log + n, sizeof h->log - n, "U ");
+		break;
+	case SC_DB_LISTEN_DOWN:
+		h->downs++;
+		snprintf(h->log + n, sizeof h->log - n, "D ");
+		break;
+	case SC_DB_LISTEN_NOTIFY:
+		h->notifies++;
+		snprintf(h->log + n, sizeof h->log - n, "N:%s ", payload);
+		break;
+	}
+}
+
+START_TEST(listener_hears_committed_notifications_and_comes_back)
+{
+	struct heard h = {0};
+	struct reply r = {0};
+	struct sc_db_conn *conn;
+
+	open_pool(1);
+	ck_assert_int_eq(sc_db_listen(db, "Bad-Name", heard_cb, &h),
+	                 SC_EINVAL);
+	ck_assert_int_eq(sc_db_listen(db, "", heard_cb, &h), SC_EINVAL);
+	in_call = true;
+	ck_assert_int_eq(sc_db_listen(db, "sc_test_chan", heard_cb, &h),
+	                 SC_OK);
+	in_call = false;
+	ck_assert_int_eq(sc_db_listen(db, "sc_other", heard_cb, &h),
+	                 SC_EINVAL);
+	ck_assert_msg(wait_for(&h.ups, 1, 10), "no UP: %s", h.log);
+	ck_assert(!h.early);
+	/* The pool's one connection stays free for queries. */
+	run_ok("select pg_notify('sc_test_chan', 'one')");
+	run_ok("select pg_notify('sc_elsewhere', 'not for us')");
+	ck_assert_msg(wait_for(&h.notifies, 1, 10), "no NOTIFY: %s", h.log);
+	ck_assert_str_eq(h.log, "U N:one ");
+
+	/* Only on commit: a rolled-back NOTIFY is never heard. */
+	conn = acquire();
+	ck_assert_int_eq(conn_run(conn, "BEGIN", 0, NULL, &r), SC_OK);
+	ck_assert_int_eq(
+	    conn_run(conn, "select pg_notify('sc_test_chan', 'rolled back')",
+	             0, NULL, &r),
+	    SC_OK);
+	ck_assert_int_eq(conn_run(conn, "ROLLBACK", 0, NULL, &r), SC_OK);
+	sc_db_release(conn);
+	run_ok("select pg_notify('sc_test_chan', 'two')");
+	ck_assert_msg(wait_for(&h.notifies, 2, 10), "no 2nd: %s", h.log);
+	ck_assert_str_eq(h.log, "U N:one N:two ");
+
+	/* The listening backend killed: DOWN, then UP again by itself. */
+	run_ok("select pg_terminate_backend(pid) from pg_stat_activity "
+	       "where query = 'LISTEN \"sc_test_chan\"'");
+	ck_assert_msg(wait_for(&h.ups, 2, 10), "no 2nd UP: %s", h.log);
+	ck_assert_int_eq(h.downs, 1);
+	run_ok("select pg_notify('sc_test_chan', 'three')");
+	ck_assert_msg(wait_for(&h.notifies, 3, 10), "no 3rd: %s", h.log);
+	ck_assert_str_eq(h.log, "U N:one N:two D U N:three ");
+	reply_clear(&r);
+}
+END_TEST
+
 START_TEST(query_returns_rows)
 {
 	struct reply r = {0};
@@ -1081,6 +1161,7 @@ db_suite(void)
 	tcase_add_test(tc, schema_change_reprepares_the_statement);
 	tcase_add_test(tc, prepared_statement_outlives_a_rollback);
 	tcase_add_test(tc, many_distinct_texts_stay_within_the_bound);
+	tcase_add_test(tc, listener_hears_committed_notifications_and_comes_back);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(slow, setup, teardown);
