@@ -53,6 +53,16 @@ sc_strndup(const char *s, size_t n)
 	return p;
 }
 
+void *
+sc_memdup(const void *p, size_t n)
+{
+	void *q = sc_malloc(n);
+	if (n > 0) {
+		memcpy(q, p, n);
+	}
+	return q;
+}
+
 char *
 sc_asprintf(const char *fmt, ...)
 {

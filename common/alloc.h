@@ -11,6 +11,8 @@ void *sc_calloc(size_t count, size_t size);
 void *sc_realloc(void *p, size_t n);
 char *sc_strdup(const char *s);
 char *sc_strndup(const char *s, size_t n);
+/* A copy of n bytes (n may be 0). */
+void *sc_memdup(const void *p, size_t n);
 /* printf into a new string; caller owns, free with free(). */
 char *sc_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

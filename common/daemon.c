@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "bus.h"
+#include "cache.h"
 #include "config.h"
 #include "db.h"
 #include "error.h"
@@ -92,6 +93,44 @@ out:
 	return rc;
 }
 
+static void
+cache_listen_cb(enum sc_db_listen_event ev, const char *payload, void *arg)
+{
+	struct sc_daemon *d = arg;
+
+	(void)payload;
+	switch (ev) {
+	case SC_DB_LISTEN_UP:
+		sc_cache_enable(d->cache, true);
+		sc_log_info(NULL, "read cache on");
+		break;
+	case SC_DB_LISTEN_DOWN:
+		sc_cache_enable(d->cache, false);
+		sc_log_warn(NULL, "read cache off: change notifications lost");
+		break;
+	case SC_DB_LISTEN_NOTIFY:
+		sc_cache_clear(d->cache);
+		break;
+	}
+}
+
+int
+sc_daemon_cache(struct sc_daemon *d, const char *channel)
+{
+	long bytes;
+
+	if (sc_config_int("SC_CACHE_BYTES", 16L << 20, 0, 1L << 40, &bytes) !=
+	    SC_OK) {
+		return SC_EINVAL;
+	}
+	d->cache = sc_cache_new((size_t)bytes);
+	sc_metrics_cache(d->metrics, d->cache);
+	if (bytes == 0) {
+		return SC_OK; /* stays disabled */
+	}
+	return sc_db_listen(d->db, channel, cache_listen_cb, d);
+}
+
 int
 sc_daemon_run(struct sc_daemon *d)
 {
@@ -126,6 +165,7 @@ sc_daemon_close(struct sc_daemon *d)
 	if (d->db != NULL) {
 		sc_db_free(d->db);
 	}
+	sc_cache_free(d->cache); /* after the pool: its listener clears it */
 	if (d->bus != NULL) {
 		sc_bus_free(d->bus);
 	}

@@ -21,6 +21,7 @@
 #include "health.h"
 
 struct sc_bus;
+struct sc_cache;
 struct sc_db;
 struct sc_http_server;
 struct sc_metrics;
@@ -38,6 +39,7 @@ struct sc_daemon {
 	struct sc_health health;
 	struct sc_shutdown *shutdown;
 	struct sc_metrics *metrics; /* GET /metrics (metrics.h); freed last */
+	struct sc_cache *cache;     /* sc_daemon_cache; NULL without */
 	const char *service;        /* borrowed, a literal */
 	const char *http_addr;      /* borrowed from the environment */
 	long http_port;
@@ -49,6 +51,15 @@ struct sc_daemon {
  * another error when something cannot be opened (logged: exit 1). */
 int sc_daemon_open(struct sc_daemon *d, const char *service, const char *role,
                    long default_port);
+
+/* Give the daemon d->cache for its hot reads (cache.h), kept right by
+ * PostgreSQL: LISTEN on `channel` (which the daemon's schema notifies from
+ * its triggers on every committed change) clears it on each notification,
+ * and it is off whenever the listening connection is down. Size from
+ * SC_CACHE_BYTES (16 MiB; 0: no cache, every read goes to the database).
+ * After sc_daemon_open; SC_OK or SC_EINVAL (logged). Exported to /metrics
+ * as spotlight_cache_*. */
+int sc_daemon_cache(struct sc_daemon *d, const char *channel);
 
 /* Listen on the bus and HTTP, install the signal handlers, run the loop
  * until a signal has drained it. SC_OK, or an error (logged). */

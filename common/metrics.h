@@ -179,6 +179,11 @@ void sc_metrics_wire(struct sc_metrics *m, const char *service,
 /* The pieces of sc_metrics_wire, for a daemon that wants only some. */
 void sc_metrics_process(struct sc_metrics *m, const char *service);
 void sc_metrics_db(struct sc_metrics *m, struct sc_db *db);
+
+/* The read cache's (cache.h) hits, misses, clears, evictions, entries and
+ * bytes, read at each scrape. c borrowed, must outlive m's scrapes. */
+struct sc_cache;
+void sc_metrics_cache(struct sc_metrics *m, struct sc_cache *c);
 void sc_metrics_route(struct sc_http_server *srv, struct sc_metrics *m);
 
 #endif

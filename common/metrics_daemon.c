@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "cache.h"
 #include "db.h"
 #include "http.h"
 
@@ -190,6 +191,70 @@ sc_metrics_db(struct sc_metrics *m, struct sc_db *db)
 	                       NULL),
 	    NULL);
 	sc_metrics_collector(m, db_collect_cb, x);
+}
+
+/* ---- the read cache ------------------------------------------------------
+ */
+
+struct cache_mx {
+	struct sc_cache *c;
+	struct sc_metric *hits, *misses, *clears, *evictions, *entries, *bytes;
+};
+
+static void
+cache_collect_cb(struct sc_metrics *m, void *arg)
+{
+	struct cache_mx *x = arg;
+	struct sc_cache_stats st;
+	(void)m;
+
+	sc_cache_stats(x->c, &st);
+	sc_metric_set(x->hits, (double)st.hits);
+	sc_metric_set(x->misses, (double)st.misses);
+	sc_metric_set(x->clears, (double)st.clears);
+	sc_metric_set(x->evictions, (double)st.evictions);
+	sc_metric_set(x->entries, (double)st.entries);
+	sc_metric_set(x->bytes, (double)st.bytes);
+}
+
+static struct sc_metric *
+plain(struct sc_metric_family *f)
+{
+	return sc_metric_series(f, NULL);
+}
+
+void
+sc_metrics_cache(struct sc_metrics *m, struct sc_cache *c)
+{
+	struct cache_mx *x;
+
+	if (m == NULL || c == NULL ||
+	    (x = sc_metrics_calloc(m, sizeof *x)) == NULL) {
+		return;
+	}
+	x->c = c;
+	x->hits = plain(sc_metrics_counter(
+	    m, "spotlight_cache_hits_total",
+	    "Reads served from the read cache.", NULL));
+	x->misses = plain(sc_metrics_counter(
+	    m, "spotlight_cache_misses_total",
+	    "Reads the read cache could not serve (absent, expired, or the "
+	    "cache off).",
+	    NULL));
+	x->clears = plain(sc_metrics_counter(
+	    m, "spotlight_cache_clears_total",
+	    "Times the read cache was emptied: a change notification, or "
+	    "its listener going down or up.",
+	    NULL));
+	x->evictions = plain(sc_metrics_counter(
+	    m, "spotlight_cache_evictions_total",
+	    "Entries dropped to stay within SC_CACHE_BYTES.", NULL));
+	x->entries = plain(sc_metrics_gauge(m, "spotlight_cache_entries",
+	                                    "Entries in the read cache.", NULL));
+	x->bytes = plain(sc_metrics_gauge(
+	    m, "spotlight_cache_bytes",
+	    "Bytes the read cache holds (keys, values, overhead).", NULL));
+	sc_metrics_collector(m, cache_collect_cb, x);
 }
 
 /* ---- GET /metrics -----------------------------------------------------------

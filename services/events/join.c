@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "cache.h"
 #include "db_reply.h"
 #include "error.h"
 #include "events.h"
@@ -77,6 +78,12 @@ join_done_cb(int err, PGresult *res, void *arg)
 		return;
 	}
 	if (sc_db_bool(res, 0, "changed")) {
+		/* The list's cache: this daemon forgets at once, so the
+		 * caller's next read sees its join (the others hear the
+		 * notification of the commit). */
+		if (op->ev->d.cache != NULL) {
+			sc_cache_clear(op->ev->d.cache);
+		}
 		json_object *data = json_object_new_object();
 		json_object_object_add(data, "eventId",
 		                       json_object_new_int64(op->event_id));

@@ -44,6 +44,9 @@ main(int argc, char **argv)
 
 	rc = sc_daemon_open(&ev.d, "events", "events", 7002);
 	if (rc == SC_OK) {
+		rc = sc_daemon_cache(&ev.d, "events_changed");
+	}
+	if (rc == SC_OK) {
 		events_rpc_handlers(&ev);
 		events_event_routes(&ev);
 		events_join_routes(&ev);
