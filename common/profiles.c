@@ -31,6 +31,8 @@ struct sc_profiles {
 	struct profile_entry *buckets[PROFILES_BUCKETS];
 	size_t count;
 	struct lookup *lookups; /* in flight, for free */
+	sc_profiles_update_cb on_update;
+	void *on_update_arg;
 };
 
 /* One sc_profiles_get in flight. */
@@ -318,13 +320,24 @@ user_updated_cb(const char *topic, json_object *data, const char *request_id,
 		if (json_object_object_get_ex(user, "id", &idv)) {
 			/* Only refresh what is cached: the cache holds whom
 			 * this daemon asked about, not every user. */
-			struct profile_entry **e =
-			    entry_find(p, json_object_get_int64(idv));
+			int64_t id = json_object_get_int64(idv);
+			struct profile_entry **e = entry_find(p, id);
 			if (*e != NULL) {
 				cache_put(p, user, time(NULL));
 			}
+			if (p->on_update != NULL) {
+				p->on_update(id, p->on_update_arg);
+			}
 		}
 	}
+}
+
+void
+sc_profiles_on_update(struct sc_profiles *p, sc_profiles_update_cb cb,
+                      void *arg)
+{
+	p->on_update = cb;
+	p->on_update_arg = arg;
 }
 
 int

@@ -30,6 +30,14 @@ void sc_profiles_free(struct sc_profiles *p);
  * SC_EUNAVAIL (logged). */
 int sc_profiles_subscribe(struct sc_profiles *p);
 
+/* Call cb(id, arg) on the loop thread for every user.updated event heard
+ * (whether or not that profile is cached here), after the cache took it:
+ * for a daemon that keeps rendered profiles elsewhere too. One hook; NULL
+ * removes it. */
+typedef void (*sc_profiles_update_cb)(int64_t user_id, void *arg);
+void sc_profiles_on_update(struct sc_profiles *p, sc_profiles_update_cb cb,
+                           void *arg);
+
 /* err SC_OK with `found` an object mapping the decimal id ("42") to the
  * public profile object, for every id that exists (unknown ids are absent);
  * borrowed during the callback (json_object_get what you keep). err

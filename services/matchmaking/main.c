@@ -3,9 +3,20 @@
  * events. */
 #include <stdlib.h>
 
+#include "cache.h"
 #include "config.h"
 #include "error.h"
 #include "matchmaking.h"
+
+/* The matches lists hold profiles: an edit empties them. */
+static void
+profile_updated_cb(int64_t user_id, void *arg)
+{
+	struct matchmaking *m = arg;
+
+	(void)user_id;
+	sc_cache_clear(m->d.cache);
+}
 
 int
 main(void)
@@ -21,6 +32,10 @@ main(void)
 		rc = SC_EINVAL;
 	}
 	if (rc == SC_OK) {
+		rc = sc_daemon_cache(&m.d, "matchmaking_changed");
+	}
+	if (rc == SC_OK) {
+		sc_profiles_on_update(m.d.profiles, profile_updated_cb, &m);
 		m.events_timeout_ms = (int)events_timeout_ms;
 		mm_requests(&m);
 		mm_routes(&m);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "cache.h"
 #include "error.h"
 #include "log.h"
 #include "matchmaking.h"
@@ -114,6 +115,9 @@ op_publish(struct op *op, const PGresult *res, const char *topic)
 	json_object *data = json_object_new_object();
 	int rc;
 
+	/* The lists' cache: this daemon forgets at once, so the caller's
+	 * next read sees the change (the others hear the notification). */
+	sc_cache_clear(op->m->d.cache);
 	json_object_object_add(data, "match", mm_match_brief_json(res, 0));
 	json_object_object_add(data, "byUserId",
 	                       json_object_new_int64(op->user_id));

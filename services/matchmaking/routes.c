@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "cache.h"
 #include "cursor.h"
 #include "db_reply.h"
 #include "error.h"
@@ -165,10 +166,19 @@ struct list_row {
 	char *status, *created_at, *updated_at;
 };
 
+/* A page is cached whole, by caller and query (d.cache): matches change
+ * only through this daemon's statements or SQL, both of which empty the
+ * cache (a local clear before the answer, NOTIFY matchmaking_changed for
+ * every daemon), and the profiles in it through user.updated (main.c).
+ * The TTL is only a bound for a missed profile edit. */
+#define LIST_TTL_MS 30000
+
 struct list {
 	struct matchmaking *m;
 	struct sc_http_req *req;
 	long limit;
+	uint64_t gen; /* the cache's, before the query */
+	char *key;
 	char *next; /* the next page's cursor, or NULL */
 	struct list_row *rows;
 	int nrows;
@@ -200,6 +210,7 @@ list_free(struct list *l)
 	}
 	free(l->rows);
 	free(l->next);
+	free(l->key);
 	free(l);
 }
 
@@ -268,6 +279,12 @@ list_profiles_cb(int err, json_object *found, void *arg)
 	sc_json_out_key(&o, "nextCursor");
 	sc_json_out_string(&o, l->next);
 	sc_json_out_end_object(&o);
+	/* Not without the profiles: auth may be back for the next read. */
+	if (found != NULL) {
+		sc_cache_put(l->m->d.cache, l->gen, l->key, strlen(l->key),
+		             sc_json_out_text(&o), sc_json_out_len(&o),
+		             LIST_TTL_MS);
+	}
 	sc_http_reply_json_text(l->req, 200, sc_json_out_text(&o),
 	                        sc_json_out_len(&o));
 	sc_json_out_release(&o);
@@ -396,10 +413,24 @@ list_cb(struct sc_http_req *req, void *arg)
 	    cursor_q != NULL ? id_s : NULL,
 	    limit_s,
 	};
+	char *key = sc_asprintf("M|%s|%s|%s|%s|%s|%s", user_s,
+	                        status_q != NULL ? status_q : "",
+	                        event_q != NULL ? event_s : "",
+	                        cursor_q != NULL ? us_s : "",
+	                        cursor_q != NULL ? id_s : "", limit_s);
+	size_t len;
+	const char *page = sc_cache_get(m->d.cache, key, strlen(key), &len);
+	if (page != NULL) {
+		sc_http_reply_json_text(req, 200, page, len);
+		free(key);
+		return;
+	}
 	struct list *l = sc_calloc(1, sizeof *l);
 	l->m = m;
 	l->req = req;
 	l->limit = (long)limit;
+	l->gen = sc_cache_gen(m->d.cache);
+	l->key = key;
 	sc_db_query(m->d.db, list_sql, 6, params, list_done_cb, l);
 }
 

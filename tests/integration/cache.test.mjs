@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 
 import {
-	Client, assertStatus, createEvent, gatewayUrl, lit, needs, newSession,
-	newSessions, serviceUrl, show, sleep, sql,
+	Client, assertStatus, createEvent, eventWithUsers, gatewayUrl, lit,
+	moveMatch, needs, newSessions, requestMatch, serviceUrl, show, sleep, sql,
 } from './lib.mjs';
 
 const gw = new Client(gatewayUrl());
@@ -130,4 +130,45 @@ describe('the events list cache', needs('events'), () => {
 			await sql(`UPDATE events.events SET name = ${lit(ev.name)} ` +
 				`WHERE id = ${ev.id}`);
 		});
+});
+
+describe('the matches list cache', needs('events', 'matchmaking'), () => {
+	let a, b, ev;
+	const mine = async (u) => {
+		const res = await gw.get('/api/matches?limit=50', { token: u.accessToken });
+		assertStatus(res, 200);
+		return res.body.items;
+	};
+	before(async () => {
+		({ ev, users: [a, b] } = await eventWithUsers(gw, 2, 'mcache'));
+	});
+
+	test('both members see a request and each move at once', async () => {
+		assert.deepEqual(await mine(a), []);
+		assert.deepEqual(await mine(b), []); // both cached empty
+		const m = await requestMatch(gw, a, b, ev);
+		assert.deepEqual((await mine(a)).map((x) => x.id), [m.id]);
+		assert.deepEqual((await mine(b)).map((x) => x.id), [m.id]);
+		await moveMatch(gw, b, m, 'accepted');
+		assert.equal((await mine(a))[0].status, 'accepted');
+		assert.equal((await mine(b))[0].status, 'accepted');
+		const hits0 = await metric('matchmaking', 'spotlight_cache_hits_total');
+		const again = await gw.get('/api/matches?limit=50', { token: a.accessToken });
+		assert.equal(again.body.items[0].status, 'accepted');
+		assert.ok(await metric('matchmaking', 'spotlight_cache_hits_total') >
+			hits0, 'the repeated read was not a hit');
+	});
+
+	test('a change in SQL and a profile edit are seen', async () => {
+		const [m] = await mine(a);
+		await sql('UPDATE matchmaking.matches SET status = \'completed\', ' +
+			`completed_at = now() WHERE id = ${m.id}`);
+		assert.ok(await eventually(async () =>
+			(await mine(a))[0].status === 'completed'), 'SQL change not seen');
+		const bio = `bio ${Date.now()}`;
+		assertStatus(await gw.patch('/api/users/me',
+			{ json: { bio }, token: b.accessToken }), 200);
+		assert.ok(await eventually(async () =>
+			(await mine(a))[0].target?.bio === bio), 'profile edit not seen');
+	});
 });
