@@ -23,6 +23,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "error.h"
+#include "json_out.h"
 #include "log.h"
 #include "metrics.h"
 #include "validate.h"
@@ -647,7 +648,9 @@ access_log(struct sc_http_req *req, int status, size_t bytes, bool gone,
            double ms)
 {
 	enum sc_log_level level = SC_LOG_INFO;
-	json_object *f;
+	struct sc_json_out o;
+	char ms_s[32];
+	int n;
 
 	if (strcmp(req->path, "/health") == 0 ||
 	    strcmp(req->path, "/metrics") == 0) {
@@ -656,24 +659,30 @@ access_log(struct sc_http_req *req, int status, size_t bytes, bool gone,
 	if (!sc_log_enabled(level)) {
 		return;
 	}
-	f = json_object_new_object();
-	json_object_object_add(
-	    f, "method", json_object_new_string(method_name(req->method)));
-	json_object_object_add(f, "path", json_object_new_string(req->path));
-	json_object_object_add(f, "status", json_object_new_int(status));
+	/* Written as text, not a tree: this is one line per request. The
+	 * members only, sc_log_members adds them after "msg". */
+	sc_json_out_init(&o);
+	sc_json_out_key(&o, "method");
+	sc_json_out_string(&o, method_name(req->method));
+	sc_json_out_key(&o, "path");
+	sc_json_out_string(&o, req->path);
+	sc_json_out_key(&o, "status");
+	sc_json_out_int(&o, status);
 	/* Microsecond precision is plenty, and keeps the line short. */
-	char ms_s[32];
-	snprintf(ms_s, sizeof ms_s, "%.3f", ms);
-	json_object_object_add(f, "durationMs",
-	                       json_object_new_double_s(ms, ms_s));
-	json_object_object_add(f, "clientIp", json_object_new_string(req->ip));
-	json_object_object_add(f, "bytes",
-	                       json_object_new_int64((int64_t)bytes));
+	n = snprintf(ms_s, sizeof ms_s, "%.3f", ms);
+	sc_json_out_key(&o, "durationMs");
+	sc_json_out_raw(&o, ms_s, (size_t)n);
+	sc_json_out_key(&o, "clientIp");
+	sc_json_out_string(&o, req->ip);
+	sc_json_out_key(&o, "bytes");
+	sc_json_out_int(&o, (int64_t)bytes);
 	if (gone) {
-		json_object_object_add(f, "clientGone",
-		                       json_object_new_boolean(1));
+		sc_json_out_key(&o, "clientGone");
+		sc_json_out_bool(&o, true);
 	}
-	sc_log_fields(level, req->id, f, "request");
+	sc_log_members(level, req->id, "request", sc_json_out_text(&o),
+	               sc_json_out_len(&o));
+	sc_json_out_release(&o);
 }
 
 static int

@@ -248,6 +248,14 @@ sc_json_out_null(struct sc_json_out *o)
 }
 
 void
+sc_json_out_raw(struct sc_json_out *o, const char *text, size_t len)
+{
+	sep(o);
+	put(o, text, len);
+	o->comma = true;
+}
+
+void
 sc_json_out_json(struct sc_json_out *o, json_object *v)
 {
 	if (v == NULL) {

@@ -47,6 +47,10 @@ void sc_json_out_int(struct sc_json_out *o, int64_t v);
 void sc_json_out_bool(struct sc_json_out *o, bool v);
 void sc_json_out_null(struct sc_json_out *o);
 
+/* A value already in JSON text (a number printed with a chosen precision,
+ * say), written as is: the caller vouches that it is one JSON value. */
+void sc_json_out_raw(struct sc_json_out *o, const char *text, size_t len);
+
 /* Any json-c value, printed by json-c itself with the flags above; NULL
  * writes null. v is borrowed (json-c keeps its printed text inside v until
  * v changes or is freed). */

@@ -101,6 +101,26 @@ assert_string_same(const char *s)
 	json_object_put(j);
 }
 
+START_TEST(raw_text_goes_in_as_is_with_its_commas)
+{
+	struct sc_json_out o;
+
+	sc_json_out_init(&o);
+	sc_json_out_begin_object(&o);
+	sc_json_out_key(&o, "ms");
+	sc_json_out_raw(&o, "0.250", 5);
+	sc_json_out_key(&o, "list");
+	sc_json_out_begin_array(&o);
+	sc_json_out_raw(&o, "1", 1);
+	sc_json_out_raw(&o, "{\"a\":2}", 7);
+	sc_json_out_end_array(&o);
+	sc_json_out_end_object(&o);
+	ck_assert_str_eq(sc_json_out_text(&o),
+	                 "{\"ms\":0.250,\"list\":[1,{\"a\":2}]}");
+	sc_json_out_release(&o);
+}
+END_TEST
+
 START_TEST(every_single_byte_is_escaped_as_json_c_does)
 {
 	for (int c = 1; c < 256; c++) {
@@ -314,6 +334,7 @@ json_out_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, every_single_byte_is_escaped_as_json_c_does);
+	tcase_add_test(tc, raw_text_goes_in_as_is_with_its_commas);
 	tcase_add_test(tc, a_byte_is_escaped_at_any_offset);
 	tcase_add_test(tc, random_strings_print_as_json_c_prints_them);
 	tcase_add_test(tc,

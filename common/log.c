@@ -16,6 +16,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "error.h"
+#include "json_out.h"
 
 static const char *log_service = "spotlight";
 static enum sc_log_level log_min = SC_LOG_INFO;
@@ -116,54 +117,118 @@ sc_log_enabled(enum sc_log_level level)
 char *
 sc_log_timestamp(char *buf, size_t len)
 {
+	/* The seconds part changes once a second: format it then only
+	 * (per thread, so threads never share the cache). */
+	static _Thread_local time_t last_s = -1;
+	static _Thread_local char last[24];
+	static _Thread_local size_t last_n;
 	struct timespec ts;
 	struct tm tm;
+	long ms;
+
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	if (ts.tv_sec != last_s) {
+		gmtime_r(&ts.tv_sec, &tm);
+		last_n = strftime(last, sizeof last, "%Y-%m-%dT%H:%M:%S", &tm);
+		last_s = ts.tv_sec;
+	}
+	ms = ts.tv_nsec / 1000000;
+	if (len < last_n + 6) {
+		if (len > 0) {
+			buf[0] = '\0';
+		}
+		return buf;
+	}
+	memcpy(buf, last, last_n);
+	buf[last_n] = '.';
+	buf[last_n + 1] = (char)('0' + ms / 100);
+	buf[last_n + 2] = (char)('0' + ms / 10 % 10);
+	buf[last_n + 3] = (char)('0' + ms % 10);
+	buf[last_n + 4] = 'Z';
+	buf[last_n + 5] = '\0';
 	return buf;
+}
+
+/* The line's head up to and including "msg", written into o. */
+static void
+line_begin(struct sc_json_out *o, enum sc_log_level level,
+           const char *request_id, const char *msg)
+{
+	char ts[40];
+
+	sc_json_out_begin_object(o);
+	sc_json_out_key(o, "ts");
+	sc_json_out_string(o, sc_log_timestamp(ts, sizeof ts));
+	sc_json_out_key(o, "level");
+	sc_json_out_string(o, level_names[level]);
+	sc_json_out_key(o, "service");
+	sc_json_out_string(o, log_service);
+	if (request_id != NULL) {
+		sc_json_out_key(o, "requestId");
+		sc_json_out_string(o, request_id);
+	}
+	sc_json_out_key(o, "msg");
+	sc_json_out_string(o, msg);
+}
+
+/* Close the line and write it with its newline in one call: lines from
+ * threads never interleave (stderr is unbuffered: one write each). */
+static void
+line_end(struct sc_json_out *o)
+{
+	char small[4096], *out = small;
+	size_t n;
+
+	sc_json_out_end_object(o);
+	n = sc_json_out_len(o);
+	if (n + 1 > sizeof small) {
+		out = sc_malloc(n + 1);
+	}
+	memcpy(out, sc_json_out_text(o), n);
+	out[n] = '\n';
+	fwrite(out, 1, n + 1, stderr);
+	if (out != small) {
+		free(out);
+	}
 }
 
 static void
 log_emit(enum sc_log_level level, const char *request_id, json_object *fields,
          const char *fmt, va_list ap)
 {
-	char ts[40], msg[2048];
-	json_object *line = json_object_new_object();
+	char msg[2048];
+	struct sc_json_out o;
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	json_object_object_add(
-	    line, "ts",
-	    json_object_new_string(sc_log_timestamp(ts, sizeof ts)));
-	json_object_object_add(line, "level",
-	                       json_object_new_string(level_names[level]));
-	json_object_object_add(line, "service",
-	                       json_object_new_string(log_service));
-	if (request_id != NULL) {
-		json_object_object_add(line, "requestId",
-		                       json_object_new_string(request_id));
-	}
-	json_object_object_add(line, "msg", json_object_new_string(msg));
+	sc_json_out_init(&o);
+	line_begin(&o, level, request_id, msg);
 	if (fields != NULL) {
 		json_object_object_foreach(fields, key, val)
 		{
-			json_object_object_add(line, key, json_object_get(val));
+			sc_json_out_key(&o, key);
+			sc_json_out_json(&o, val);
 		}
 	}
-	/* One fputs per line: lines from threads never interleave. */
-	const char *s = json_object_to_json_string_ext(
-	    line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	size_t n = strlen(s);
-	char *out = malloc(n + 2);
-	if (out != NULL) {
-		memcpy(out, s, n);
-		out[n] = '\n';
-		out[n + 1] = '\0';
-		fputs(out, stderr);
-		free(out);
+	line_end(&o);
+	sc_json_out_release(&o);
+}
+
+void
+sc_log_members(enum sc_log_level level, const char *request_id,
+               const char *msg, const char *members, size_t len)
+{
+	struct sc_json_out o;
+
+	if (level < log_min) {
+		return;
 	}
-	json_object_put(line);
+	sc_json_out_init(&o);
+	line_begin(&o, level, request_id, msg);
+	if (len > 0) {
+		sc_json_out_raw(&o, members, len);
+	}
+	line_end(&o);
+	sc_json_out_release(&o);
 }
 
 void

@@ -41,6 +41,13 @@ void sc_log_fields(enum sc_log_level level, const char *request_id,
                    json_object *fields, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* A message with extra members already written as JSON text: `members`
+ * is len bytes of `"key":value` pairs separated by commas (no braces),
+ * appended after "msg" as they are; for hot lines (the HTTP access log)
+ * that should not build a tree. */
+void sc_log_members(enum sc_log_level level, const char *request_id,
+                    const char *msg, const char *members, size_t len);
+
 #define sc_log_debug(rid, ...) sc_log(SC_LOG_DEBUG, rid, __VA_ARGS__)
 #define sc_log_info(rid, ...)  sc_log(SC_LOG_INFO, rid, __VA_ARGS__)
 #define sc_log_warn(rid, ...)  sc_log(SC_LOG_WARN, rid, __VA_ARGS__)
