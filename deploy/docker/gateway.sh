@@ -137,7 +137,8 @@ render() {
 	# Logs to the container's streams, as every daemon's.
 	replace_once "error log" "error_log @NGINX_VAR@/logs/error.log warn;" \
 		"error_log stderr warn;"
-	replace_once "access log" "access_log @NGINX_VAR@/logs/access.log json;" \
+	replace_once "access log" \
+		"access_log @NGINX_VAR@/logs/access.log json buffer=64k flush=1s;" \
 		"access_log /dev/stdout json;"
 
 	if [ -n "${GATEWAY_REAL_IP_FROM:-}" ]; then
