@@ -1,7 +1,12 @@
 // tests/e2e/app-steps.mjs: steps of the PWA shared by the end-to-end
 // tests: users, registering and logging in through the UI, and a few
 // direct API calls to set up state quickly.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { shot, url } from './browser.mjs';
 
 // Generous for a loaded CI machine; a test still fails fast on a real bug
@@ -74,9 +79,36 @@ export async function apiUser(prefix) {
   return { ...user, id: login.body.user.id, token: login.body.accessToken };
 }
 
-// The first upcoming event (the seed always has some).
+// Import one upcoming event (next year) through `events import`, as the
+// suite's role sc_events (SC_TEST_BUILD, SC_TEST_DATABASE_URL).
+async function importUpcomingEvent() {
+  const year = new Date().getUTCFullYear() + 1;
+  const tag = randomBytes(4).toString('hex');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sc-e2e-'));
+  const file = path.join(dir, 'events.json');
+  const db = new URL(process.env.SC_TEST_DATABASE_URL);
+  db.username = 'sc_events';
+  db.password = '';
+  try {
+    await fs.writeFile(file, JSON.stringify([{
+      worldsdcId: `e2e-${tag}`, name: `E2E Swing Open ${tag}`, location: 'Testville, Germany',
+      startDate: `${year}-06-10`, endDate: `${year}-06-13`,
+    }]));
+    await promisify(execFile)(path.join(process.env.SC_TEST_BUILD, 'events'), ['import', file],
+      { env: { ...process.env, SC_DATABASE_URL: db.toString() } });
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+// The first upcoming event: the seed's, or, once every seed event is
+// past, one imported for the tests.
 export async function firstUpcomingEvent(token) {
-  const r = await api('GET', '/api/events?limit=1', { token });
+  let r = await api('GET', '/api/events?limit=1', { token });
+  if (r.status === 200 && !r.body.items.length) {
+    await importUpcomingEvent();
+    r = await api('GET', '/api/events?limit=1', { token });
+  }
   if (r.status !== 200 || !r.body.items.length) throw new Error(`no upcoming event: ${JSON.stringify(r.body)}`);
   return r.body.items[0];
 }

@@ -12,7 +12,8 @@ import {
 	Client, assertError, assertErrorReply, assertEvent, assertList,
 	assertOkReply, assertPublicUser, assertStatus, assertValidation, busCall,
 	collectPages, createEvent, createEvents, eventSpec, eventsImport,
-	gatewayUrl, ISO_UTC, lit, needs, newSession, newSessions, show, sql,
+	gatewayUrl, ISO_UTC, lit, needs, newSession, newSessions, NEXT_YEAR, show,
+	sql,
 	Subscriber, tableDigest, tempDir,
 } from './lib.mjs';
 
@@ -20,6 +21,7 @@ const gw = new Client(gatewayUrl());
 const skip = needs('events');
 
 const DAY = 86400000;
+const Y = NEXT_YEAR; // the upcoming events' year
 const utcDate = (ms) => new Date(ms).toISOString().slice(0, 10);
 const tag = () => Math.random().toString(36).slice(2, 10);
 
@@ -55,8 +57,8 @@ describe('GET /api/events: upcoming, past, search, pages', skip, () => {
 		// date and the id decides their order; 9 past ones.
 		const up = Array.from({ length: 23 }, (_, i) => eventSpec({
 			name: `Pager ${t} upcoming ${i}`,
-			startDate: `2027-0${1 + (i % 8)}-1${i % 3}`,
-			endDate: `2027-0${1 + (i % 8)}-1${(i % 3) + 2}`,
+			startDate: `${Y}-0${1 + (i % 8)}-1${i % 3}`,
+			endDate: `${Y}-0${1 + (i % 8)}-1${(i % 3) + 2}`,
 		}));
 		const old = Array.from({ length: 9 }, (_, i) => eventSpec({
 			name: `Pager ${t} past ${i}`,
@@ -754,10 +756,10 @@ describe('events import', skip, () => {
 		'updates in place', async () => {
 		const u = tag();
 		const x1 = eventSpec({ name: `Swing, "Quoted" ${u}`,
-			location: 'Paris, France', startDate: '2027-03-01',
-			endDate: '2027-03-03', description: 'Line one\nline two' });
+			location: 'Paris, France', startDate: `${Y}-03-01`,
+			endDate: `${Y}-03-03`, description: 'Line one\nline two' });
 		const x2 = eventSpec({ name: `Plain ${u}`, location: 'Berlin',
-			startDate: '2027-04-01', endDate: '2027-04-01',
+			startDate: `${Y}-04-01`, endDate: `${Y}-04-01`,
 			description: 'Café — 5€' });
 		const q = (v) => `"${v.replace(/"/g, '""')}"`;
 		const row = (e) => [e.worldsdcId, q(e.name), q(e.location), e.startDate,
@@ -783,11 +785,11 @@ describe('events import', skip, () => {
 		// someone joins; the re-import must not touch the count
 		assertStatus(await gw.post(`/api/events/${e1.id}/join`,
 			{ token: s.accessToken }), 200);
-		const x3 = eventSpec({ name: `Third ${u}`, startDate: '2027-05-01',
-			endDate: '2027-05-02', description: 'new' });
+		const x3 = eventSpec({ name: `Third ${u}`, startDate: `${Y}-05-01`,
+			endDate: `${Y}-05-02`, description: 'new' });
 		const renamed = [{ ...x1, name: `Renamed One ${u}` },
 			{ ...x2, name: `Renamed Two ${u}`, location: 'Hamburg',
-				endDate: '2027-04-02' }, x3];
+				endDate: `${Y}-04-02` }, x3];
 		const f2 = await write(`again-${u}.csv`,
 			`${HEADER}\n${renamed.map(row).join('\n')}\n`);
 		r = await eventsImport([f2]);
@@ -801,7 +803,7 @@ describe('events import', skip, () => {
 		assertEvent(n1, { id: e1.id, name: `Renamed One ${u}`,
 			participantCount: 1, joined: true });
 		assertEvent(n2, { id: e2.id, name: `Renamed Two ${u}`,
-			location: 'Hamburg', endDate: '2027-04-02' });
+			location: 'Hamburg', endDate: `${Y}-04-02` });
 		assertEvent(n3, { worldsdcId: x3.worldsdcId, name: x3.name });
 		assert.equal(await sql('SELECT count(*) FROM events.events WHERE ' +
 			`worldsdc_id IN (${[x1, x2, x3].map((e) => lit(e.worldsdcId))

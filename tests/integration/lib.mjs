@@ -839,16 +839,19 @@ export function eventsImport(args) {
 	});
 }
 
-/* A valid import entry with a unique worldsdcId and name (upcoming, in
- * 2027); `over` replaces fields. */
+/* Next year: dates in it are upcoming whenever the tests run. */
+export const NEXT_YEAR = new Date().getUTCFullYear() + 1;
+
+/* A valid import entry with a unique worldsdcId and name (upcoming, next
+ * year); `over` replaces fields. */
 export function eventSpec(over = {}) {
 	const tag = crypto.randomBytes(5).toString('hex');
 	return {
 		worldsdcId: `it-${tag}`,
 		name: `Integration Swing ${tag}`,
 		location: 'Testville, Germany',
-		startDate: '2027-06-10',
-		endDate: '2027-06-13',
+		startDate: `${NEXT_YEAR}-06-10`,
+		endDate: `${NEXT_YEAR}-06-13`,
 		...over,
 	};
 }
