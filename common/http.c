@@ -995,6 +995,14 @@ req_read_json(struct sc_http_req *req, unsigned flags)
 		                    "body has data after the JSON value", NULL);
 		return false;
 	}
+	if (!sc_json_finite(obj)) {
+		json_object_put(obj);
+		sc_http_reply_error(req, 400, "bad_json",
+		                    "body is not valid JSON: NaN and Infinity "
+		                    "are not numbers in JSON",
+		                    NULL);
+		return false;
+	}
 	/* A JSON null parses to NULL. */
 	if (obj == NULL || !json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);

@@ -735,8 +735,11 @@ END_TEST
 
 START_TEST(unparsable_json_gets_400_bad_json)
 {
-	static const char *const bodies[] = {"{bad",       "{\"a\":}",   "",
-	                                     "{\"a\":1,}", "{\"a\":01}", "nul"};
+	static const char *const bodies[] = {
+	    "{bad", "{\"a\":}", "", "{\"a\":1,}", "{\"a\":01}", "nul",
+	    /* json-c reads these; JSON has no such numbers */
+	    "{\"a\":NaN}", "{\"a\":[1,Infinity]}", "{\"a\":{\"b\":-Infinity}}",
+	    "{\"a\":1e400}"};
 	struct resp r;
 
 	fx_start_default();

@@ -3,6 +3,7 @@
 #include "validate.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -406,4 +407,30 @@ sc_valid_known(struct sc_valid *v, json_object *obj, const char *const *allowed)
 		}
 	}
 	return ok;
+}
+
+bool
+sc_json_finite(json_object *v)
+{
+	if (json_object_is_type(v, json_type_double)) {
+		return isfinite(json_object_get_double(v));
+	}
+	if (json_object_is_type(v, json_type_array)) {
+		size_t len = json_object_array_length(v);
+
+		for (size_t i = 0; i < len; i++) {
+			if (!sc_json_finite(json_object_array_get_idx(v, i))) {
+				return false;
+			}
+		}
+	} else if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, key, val)
+		{
+			(void)key;
+			if (!sc_json_finite(val)) {
+				return false;
+			}
+		}
+	}
+	return true;
 }
