@@ -4,6 +4,7 @@
 // Every request here comes from 127.0.0.1 as far as the daemon knows (nginx
 // sets X-Real-IP), so these tests make no failed logins.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { describe, test } from 'node:test';
 
 import {
@@ -108,7 +109,57 @@ describe('the auth journey through the gateway', () => {
 	});
 });
 
+/* Send raw bytes to the gateway; resolves {status, type, body} of the
+ * answer (read until nginx closes or 3 s pass). */
+function rawRequest(bytes) {
+	const { hostname, port } = new URL(gatewayUrl());
+	return new Promise((resolve, reject) => {
+		const sock = net.connect(Number(port), hostname);
+		const chunks = [];
+		const done = () => {
+			const text = Buffer.concat(chunks).toString('latin1');
+			const [head, body = ''] = text.split('\r\n\r\n');
+			const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
+			const type = /\r\ncontent-type: *([^\r]*)/i.exec(head)?.[1] ?? '';
+			resolve({ status, type, body, head });
+		};
+		sock.setTimeout(3000, () => sock.destroy());
+		sock.on('data', (c) => chunks.push(c));
+		sock.on('close', done);
+		sock.on('error', reject);
+		sock.write(bytes);
+	});
+}
+
 describe('what the gateway adds', () => {
+	test('what nginx refuses itself is in the JSON error shape too',
+		async () => {
+			const cases = [
+				['GET /x y z\r\n\r\n', 400, 'bad_request'],
+				['GARBAGE\r\n\r\n', 400, 'bad_request'],
+				['GET /api/events HTTP/1.1\r\nHost: x\r\nNo colon\r\n\r\n',
+					400, 'bad_request'],
+				[`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(40000)}` +
+					'\r\n\r\n', 400, 'bad_request'],
+				[`GET /api/events?q=${'a'.repeat(9000)} HTTP/1.1\r\n` +
+					'Host: x\r\nConnection: close\r\n\r\n', 414, 'uri_too_long'],
+				['DELETE /index.html HTTP/1.1\r\nHost: x\r\n' +
+					'Connection: close\r\n\r\n', 405, 'method_not_allowed'],
+				['GET / HTTP/3.0\r\nHost: x\r\n\r\n', 505,
+					'http_version_not_supported'],
+			];
+			for (const [bytes, status, code] of cases) {
+				const what = JSON.stringify(bytes.slice(0, 60));
+				const r = await rawRequest(bytes);
+				assert.equal(r.status, status, `${what}: ${r.head}`);
+				assert.match(r.type, /^application\/json/, `${what}: ${r.type}`);
+				assert.equal(JSON.parse(r.body).error.code, code, what);
+			}
+			// The error pages are not reachable as pages.
+			const res = await gw.get('/_errors/400.json');
+			assert.notEqual(res.status, 400);
+		});
+
 	test('every proxied API answer carries a sane X-Request-Id that the ' +
 		'client cannot choose', async () => {
 		const res = await gw.get('/api/users/me',
