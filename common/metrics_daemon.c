@@ -248,7 +248,7 @@ sc_metrics_cache(struct sc_metrics *m, struct sc_cache *c)
 	    NULL));
 	x->evictions = plain(sc_metrics_counter(
 	    m, "spotlight_cache_evictions_total",
-	    "Entries dropped to stay within SC_CACHE_BYTES.", NULL));
+	    "Entries dropped to stay within the cache's size.", NULL));
 	x->entries = plain(sc_metrics_gauge(m, "spotlight_cache_entries",
 	                                    "Entries in the read cache.", NULL));
 	x->bytes = plain(sc_metrics_gauge(
