@@ -995,7 +995,7 @@ req_read_json(struct sc_http_req *req, unsigned flags)
 		                    "body has data after the JSON value", NULL);
 		return false;
 	}
-	if (!sc_json_finite(obj)) {
+	if (!sc_json_no_nan(obj)) {
 		json_object_put(obj);
 		sc_http_reply_error(req, 400, "bad_json",
 		                    "body is not valid JSON: NaN and Infinity "

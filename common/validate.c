@@ -410,16 +410,24 @@ sc_valid_known(struct sc_valid *v, json_object *obj, const char *const *allowed)
 }
 
 bool
-sc_json_finite(json_object *v)
+sc_json_no_nan(json_object *v)
 {
 	if (json_object_is_type(v, json_type_double)) {
-		return isfinite(json_object_get_double(v));
+		const char *text;
+		if (isfinite(json_object_get_double(v))) {
+			return true;
+		}
+		/* The tokener keeps a number's source text: a digit (after
+		 * any sign) means an overflowing number, not a word. */
+		text = json_object_to_json_string(v);
+		text += *text == '-';
+		return *text >= '0' && *text <= '9';
 	}
 	if (json_object_is_type(v, json_type_array)) {
 		size_t len = json_object_array_length(v);
 
 		for (size_t i = 0; i < len; i++) {
-			if (!sc_json_finite(json_object_array_get_idx(v, i))) {
+			if (!sc_json_no_nan(json_object_array_get_idx(v, i))) {
 				return false;
 			}
 		}
@@ -427,7 +435,7 @@ sc_json_finite(json_object *v)
 		json_object_object_foreach(v, key, val)
 		{
 			(void)key;
-			if (!sc_json_finite(val)) {
+			if (!sc_json_no_nan(val)) {
 				return false;
 			}
 		}

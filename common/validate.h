@@ -66,11 +66,12 @@ bool sc_valid_known(struct sc_valid *v, json_object *obj,
  * (overlong forms, surrogates, > U+10FFFF rejected). */
 long sc_utf8_length(const char *s, size_t len);
 
-/* Every number anywhere in v is finite. json-c, strict mode included,
- * reads NaN, Infinity and -Infinity (and 1e400 as infinity), which are not
- * JSON: what holds one must be refused, not stored or passed on (another
- * reader's JSON.parse fails on it). Recursion is bounded by the depth the
- * tokener allowed. */
-bool sc_json_finite(json_object *v);
+/* No NaN, Infinity or -Infinity anywhere in v (as json-c parsed it).
+ * json-c, strict mode included, reads those words, which are not JSON: a
+ * body holding one is malformed. A number too large for a double (1e400)
+ * is JSON, parsed as infinity: it passes here (its source text is kept)
+ * and is left to the field's own range check. Recursion is bounded by the
+ * depth the tokener allowed. */
+bool sc_json_no_nan(json_object *v);
 
 #endif
