@@ -115,6 +115,31 @@ describe('the worker, sending', () => {
       .toBe(true);
   });
 
+  test('a stream that is not a byte stream is read piece by piece', async () => {
+    const w = await worker();
+    const data = bytes(2 * MiB + 5, 3);
+    // A default (not BYOB-capable) stream of odd-sized pieces.
+    let off = 0;
+    const file = { size: data.byteLength, stream: () => new ReadableStream({
+      pull(c) {
+        if (off >= data.byteLength) {
+          c.close();
+          return;
+        }
+        c.enqueue(data.slice(off, off + 100_000));
+        off += 100_000;
+      },
+    }) };
+    w.send({ op: 'read', file, blockSize: MiB, credit: 10 });
+    const end = await w.next((m) => m.op === 'end');
+    expect(end.sha256).toBe(sha(data));
+    const blocks = w.out.filter((m) => m.op === 'block')
+      .map((m) => new Uint8Array(m.data));
+    expect(blocks.map((b) => b.byteLength)).toEqual([MiB, MiB, 5]);
+    expect(sameBytes(new Uint8Array(await new Blob(blocks).arrayBuffer()),
+      data)).toBe(true);
+  });
+
   test('a file that shrinks while read is an error', async () => {
     const w = await worker();
     const file = { size: 3 * MiB, stream: () => new Blob([new Uint8Array(10)])
@@ -122,6 +147,19 @@ describe('the worker, sending', () => {
     w.send({ op: 'read', file, blockSize: MiB, credit: 3 });
     const m = await w.next((x) => x.op === 'error');
     expect(m.message).toMatch(/changed/);
+  });
+
+  test('a file that shrinks is an error through a default reader too', async () => {
+    const w = await worker();
+    const file = { size: 3 * MiB, stream: () => new ReadableStream({
+      start(c) {
+        c.enqueue(new Uint8Array(10));
+        c.close();
+      },
+    }) };
+    w.send({ op: 'read', file, blockSize: MiB, credit: 3 });
+    const m = await w.next((x) => x.op === 'error');
+    expect(m.message).toMatch(/ended after 10 of/);
   });
 });
 
@@ -146,6 +184,27 @@ describe('the worker, receiving', () => {
     expect(fs.sizes).toEqual([4 * MiB, 4 * MiB, 2 * MiB + 11]);
     expect(fs.truncates).toEqual([0, data.byteLength]);
     expect(file.size).toBe(data.byteLength);
+  });
+
+  test('a batch of chunks in one message is written in order', async () => {
+    const fs = syncStorage();
+    const w = await worker({ storage: fs.storage });
+    const data = bytes(5 * MiB + 7, 4);
+    w.send({ op: 'open', entry: 'batched', size: data.byteLength });
+    await w.next((m) => m.reply === 'open');
+    const chunks = [];
+    for (let off = 0; off < data.byteLength; off += 256 * 1024) {
+      chunks.push(data.slice(off, off + 256 * 1024).buffer);
+    }
+    w.send({ op: 'write', data: chunks.slice(0, 4) });
+    w.send({ op: 'write', data: chunks.slice(4, 19) });
+    w.send({ op: 'write', data: chunks[19] });
+    w.send({ op: 'write', data: chunks.slice(20) });
+    w.send({ op: 'digest' });
+    expect((await w.next((m) => m.reply === 'digest')).sha256).toBe(sha(data));
+    w.send({ op: 'close' });
+    const { file } = await w.next((m) => m.reply === 'close');
+    expect(sameBytes(new Uint8Array(await file.arrayBuffer()), data)).toBe(true);
   });
 
   test('a big file is grown by doubling, not write by write', async () => {

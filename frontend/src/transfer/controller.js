@@ -32,7 +32,10 @@ import { sweepStale } from './sink.js';
 export const CONNECT_TIMEOUT_MS = 20000;
 export const SIGNAL_ACK_TIMEOUT_MS = 10000;
 export const FLUSH_TIMEOUT_MS = 3000;
-export const PROGRESS_EVERY_MS = 200;
+// The panel's progress, speed and time left are redrawn at most this often
+// (every redraw costs both pages style, layout and a frame: at 5 a second
+// that was a visible share of a transfer's CPU).
+export const PROGRESS_EVERY_MS = 500;
 // An OPFS file stays this long after it is no longer offered (a download
 // started from its link may still be reading it).
 export const DISCARD_DELAY_MS = 60000;

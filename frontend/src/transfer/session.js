@@ -25,6 +25,9 @@ export const STALL_TIMEOUT_MS = 30000;
 
 export const TERMINAL = new Set(['done', 'declined', 'cancelled', 'failed']);
 
+// Milliseconds that only go forward (for timeouts).
+const monotonic = () => globalThis.performance?.now?.() ?? Date.now();
+
 // Messages for failures, by code (the protocol's and the session's own).
 const MESSAGES = {
   connection: 'The connection was lost during the transfer.',
@@ -489,9 +492,26 @@ export class ReceiverSession extends Session {
     this.onChange(this.snapshot(), { progressOnly: true });
   }
 
+  // Note that the sender was heard from. One timer watches for silence
+  // (re-armed from the last time heard when it fires), not a new timer per
+  // chunk: that cost the main thread a clearTimeout and a setTimeout for
+  // every 256 KiB.
   armIdle() {
-    this.setTimer(this.idleMs, () => this.fail('timeout',
-      failureMessage('timeout'), { notify: true }));
+    this.heardAt = monotonic();
+    if (this.timer === null) {
+      this.watchIdle(this.idleMs);
+    }
+  }
+
+  watchIdle(ms) {
+    this.setTimer(ms, () => {
+      const quiet = monotonic() - this.heardAt;
+      if (quiet >= this.idleMs) {
+        this.fail('timeout', failureMessage('timeout'), { notify: true });
+      } else {
+        this.watchIdle(this.idleMs - quiet);
+      }
+    });
   }
 
   storageFailed(e) {

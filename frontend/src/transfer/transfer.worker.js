@@ -4,14 +4,16 @@
 // Sender:   {op:'read', file, blockSize, credit} -> {op:'block', data} per
 //           block read (transferred), as long as credit lasts ({op:'more'}
 //           adds one), then {op:'end', sha256}. The file is read as a
-//           stream (file.stream()): measured here, that costs less than
-//           half the CPU of reading it slice by slice.
+//           stream (file.stream()), with a BYOB reader where it can:
+//           measured here, that costs less than half the CPU of reading it
+//           slice by slice.
 // Receiver: {op:'open', entry, size} -> {reply:'open', kind}: an OPFS file
 //           written through a synchronous access handle in 4 MiB writes (a
 //           write per 256 KiB chunk costs about twice the CPU), or a Blob
 //           (folded every 32 MiB) when OPFS, the handle or the quota is
 //           missing;
-//           {op:'write', data} (transferred; no reply); {op:'digest'} ->
+//           {op:'write', data} (an ArrayBuffer or an array of them, in
+//           order; transferred; no reply); {op:'digest'} ->
 //           {reply:'digest', sha256}; {op:'close'} -> {reply:'close', file};
 //           {op:'abort'} -> {reply:'abort'}.
 // {op:'ping'} -> {reply:'ping'}. A failure posts {op:'error', message}
@@ -195,23 +197,58 @@ async function abortStore() {
 // The sender's reading loop: a block while there is credit.
 function startReading(m) {
   reading = { file: m.file, blockSize: m.blockSize, credit: m.credit,
-    pos: 0, busy: false, done: false, reader: null, left: null };
+    pos: 0, busy: false, done: false, reader: null, byob: false, left: null };
   pump();
 }
 
-// The next block of the file: blockSize bytes (less at the end) gathered
-// from the stream's pieces.
+// A reader of the file's stream: a BYOB one where the stream is a byte
+// stream (Chromium's and node's Blob streams are), which reads straight
+// into our block (measured here: a third less CPU than copying the
+// stream's own 64 KiB pieces into it), else a default one.
+function openReader(r) {
+  const stream = r.file.stream();
+  try {
+    r.reader = stream.getReader({ mode: 'byob' });
+    r.byob = true;
+  } catch {
+    r.reader = stream.getReader();
+    r.byob = false;
+  }
+}
+
+function shrunk(r, filled) {
+  return new Error('the file changed while it was being read ' +
+    `(it ended after ${r.pos + filled} of ${r.file.size} bytes)`);
+}
+
+// The next block of the file: blockSize bytes (less at the end), read
+// into a fresh buffer (it is transferred away).
 async function readBlock(r) {
-  r.reader ??= r.file.stream().getReader();
+  if (r.reader === null) {
+    openReader(r);
+  }
   const want = Math.min(r.blockSize, r.file.size - r.pos);
-  const block = new Uint8Array(want);
   let filled = 0;
+  if (r.byob) {
+    let buf = new ArrayBuffer(want);
+    while (filled < want) {
+      const { done, value } = await r.reader.read(
+        new Uint8Array(buf, filled, want - filled));
+      if (done) {
+        throw shrunk(r, filled);
+      }
+      // The read transferred our buffer: carry on in the one it returned.
+      buf = value.buffer;
+      filled += value.byteLength;
+    }
+    return buf;
+  }
+  const block = new Uint8Array(want);
   while (filled < want) {
     if (r.left === null || r.left.byteLength === 0) {
       const { done, value } = await r.reader.read();
       if (done) {
-        throw new Error('the file changed while it was being read ' +
-          `(it ended after ${r.pos + filled} of ${r.file.size} bytes)`);
+        throw shrunk(r, filled);
       }
       r.left = value;
     }
@@ -261,7 +298,15 @@ self.onmessage = (e) => {
   const m = e.data;
   if (m?.op === 'write') {
     // The hot path: in order behind whatever is pending (the open).
-    chain = chain.then(() => write(m.data));
+    chain = chain.then(() => {
+      if (Array.isArray(m.data)) {
+        for (const data of m.data) {
+          write(data);
+        }
+      } else {
+        write(m.data);
+      }
+    });
     return;
   }
   if (m?.op === 'more') {
