@@ -2,29 +2,40 @@
 // over loopback (issue 5), beside the raw DataChannel ceiling in the same
 // run, plus the gzip size of the production app shell.
 //
-//  (a) raw: two pages (two browser contexts) on the gateway's origin, SDP
-//      exchanged through page.evaluate, one ordered reliable channel, 256
-//      KiB chunks of one buffer with the same backpressure as the app
-//      (bufferedAmountLowThreshold 4 MiB, refill to 8 MiB); timed from the
-//      first send to the last byte received. No hashing, no file, no UI.
+// Each user is a phone of its own: a Chromium of its own (A sends, B
+// receives) with its own on-disk profile (launchPersistent in
+// tests/e2e/browser.mjs), as a phone keeps OPFS on disk; an incognito
+// context would keep it in the browser process's memory, which costs that
+// process CPU a phone does not spend, and two contexts of one Chromium
+// would share its browser and network processes. Both runs below use the
+// same two browsers.
+//
+//  (a) raw: a page in A and one in B on the gateway's origin, SDP
+//      relayed between them by this process (page.evaluate returns the
+//      offer from A and takes it into B, the answer back likewise), one
+//      ordered reliable channel, 256 KiB chunks of one buffer with the
+//      same backpressure as the app (bufferedAmountLowThreshold 4 MiB,
+//      refill to 8 MiB); timed from the first send to the last byte
+//      received. No hashing, no file, no UI.
 //  (b) app: two users (registered, joined to an event and matched through
-//      the REST API), logged in through the UI, both on the match page; a
-//      200 MB random file chosen, sent, accepted, streamed to OPFS with the
-//      SHA-256 computed on both sides as the bytes go, checked on arrival,
-//      then saved through the download link and hashed again here. Timed
-//      by the app (from the accept to the sender holding the verdict: it
-//      includes hashing and the check) and by the wall clock (from the
-//      "Accept" click to "SHA-256 verified" showing).
+//      the REST API), logged in through the UI, A's as the sender and B's
+//      as the receiver, both on the match page; a 200 MB random file
+//      chosen, sent, accepted, streamed to OPFS (on disk, in B's profile)
+//      with the SHA-256 computed on both sides as the bytes go, checked on
+//      arrival, then saved through the download link and hashed again
+//      here. Timed by the app (from the accept to the sender holding the
+//      verdict: it includes hashing and the check) and by the wall clock
+//      (from the "Accept" click to "SHA-256 verified" showing).
 //  Prints MB/s (10^6 bytes/s) and MiB/s of both, the ratio (goal >= 80%),
-//  the Chromium CPU seconds of each run (all its processes) and where they
-//  went, thread by thread (tx/rx: the sending and receiving pages'
-//  renderers; browser, NetworkService, gpu-process: Chromium's shared
-//  processes; a worker's thread is counted though it ends with its
-//  transfer, up to its last 200 ms sample), the app's CPU per byte over
-//  the raw channel's (on a machine whose cores are all busy, throughput
-//  goes as its inverse, and outside load biases it less than the MB/s
-//  ratio),
-//  the RSS of the sender's and receiver's renderers before and at the peak
+//  the Chromium CPU seconds of each run (all processes of both browsers)
+//  and where they went, thread by thread (tx/rx: the sending and receiving
+//  pages' renderers; A.browser, B.NetworkService, A.gpu-process...: each
+//  browser's own shared processes, A the sender's and B the receiver's; a
+//  worker's thread is counted though it ends with its transfer, up to its
+//  last 200 ms sample), the app's CPU per byte over the raw channel's (on
+//  a machine whose cores are all busy, throughput goes as its inverse, and
+//  outside load biases it less than the MB/s ratio), the RSS of the
+//  sender's and receiver's renderers before and at the peak
 //  of (b) (the receiver must not hold the file in memory), and the app
 //  shell's gzip size (goal < 150 KB: frontend/dist/index.html plus the JS
 //  and CSS it loads).
@@ -32,10 +43,15 @@
 // Needs the suite started by tests/bench/run.sh (SC_TEST_GATEWAY_URL),
 // frontend/dist built, and playwright-core in tests/e2e/node_modules;
 // skips with a message without them. Knobs: SC_BENCH_TRANSFER_MB (200),
-// SC_BENCH_TRANSFER_RUNS (raw and app each run this many times, 2,
+// SC_BENCH_TRANSFER_BROWSERS: 2 (the default: a Chromium per user, as
+// above) or 1 (one Chromium, one incognito context per user: OPFS in the
+// browser process's memory, one network process for both; the setting the
+// issue's raw ceiling was measured in). SC_BENCH_TRANSFER_RUNS (raw and
+// app each run this many times, 2,
 // alternating; the best of each is compared, and each app run with the raw
 // run before it: run-to-run noise is about 20% here).
-// Generated files go to a folder under /tmp, removed at the end.
+// Generated files and both browsers' profiles go to a folder under /tmp,
+// removed at the end.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdtempSync,
   readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -53,6 +69,7 @@ const MB = 1e6;
 const MiB = 1024 * 1024;
 const SIZE_MB = Number(process.env.SC_BENCH_TRANSFER_MB ?? 200);
 const RUNS = Math.max(1, Number(process.env.SC_BENCH_TRANSFER_RUNS ?? 2));
+const ONE_BROWSER = process.env.SC_BENCH_TRANSFER_BROWSERS === '1';
 const BYTES = Math.round(SIZE_MB * MB);
 const CHUNK = 256 * 1024;
 const LOW = 4 * MiB;
@@ -106,10 +123,15 @@ function shellSize() {
 	return { raw, gz, rows };
 }
 
-/* ---- Chromium's memory ------------------------------------------------------ */
+/* ---- Chromium's processes ---------------------------------------------------- */
 
-// The processes under this one (Chromium's, here).
-function descendants() {
+// The browsers' root processes (children of this one): pid -> 'A' | 'B',
+// filled in by main() as it launches them.
+const BROWSERS = new Map();
+
+// Every process under this one (both Chromiums' trees, here): Map pid ->
+// the pid of its ancestor that is a child of this process.
+function tree() {
 	const byParent = new Map();
 	for (const d of readdirSync('/proc')) {
 		if (!/^\d+$/.test(d)) {
@@ -127,15 +149,25 @@ function descendants() {
 			// gone
 		}
 	}
-	const out = [];
-	const walk = (p) => {
+	const out = new Map();
+	const walk = (p, top) => {
 		for (const c of byParent.get(p) ?? []) {
-			out.push(c);
-			walk(c);
+			out.set(c, top ?? c);
+			walk(c, top ?? c);
 		}
 	};
-	walk(process.pid);
+	walk(process.pid, null);
 	return out;
+}
+
+// The processes under this one.
+function descendants() {
+	return [...tree().keys()];
+}
+
+// The direct children of this process.
+function children() {
+	return new Set(tree().values());
 }
 
 // CPU seconds (user + system) used so far by every process under this one
@@ -165,13 +197,15 @@ function cpuSpent(before, after) {
 	return s;
 }
 
-// CPU seconds per thread of every Chromium process under this one: Map
-// "pid/tid" -> {pid, name (the thread's, e.g. CrRendererMain,
-// DedicatedWorker), type (the process's --type, 'browser' without one),
+// CPU seconds per thread of every Chromium process under this one (both
+// browsers): Map "pid/tid" -> {pid, name (the thread's, e.g.
+// CrRendererMain, DedicatedWorker), type (the process's --type, 'browser'
+// without one, prefixed with its browser: 'A.browser', 'B.renderer'),
 // cpu}.
 function threadTimes() {
 	const out = new Map();
-	for (const pid of descendants()) {
+	for (const [pid, top] of tree()) {
+		const which = BROWSERS.get(top) ?? '?';
 		let type = 'browser';
 		try {
 			const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
@@ -186,7 +220,8 @@ function threadTimes() {
 					const name = stat.slice(stat.indexOf('(') + 1,
 						stat.lastIndexOf(')'));
 					const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-					out.set(`${pid}/${tid}`, { pid, name, type,
+					out.set(`${pid}/${tid}`, { pid, name,
+						type: `${which}.${type}`,
 						cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK });
 				} catch {
 					// gone
@@ -238,6 +273,8 @@ function cpuBreakdown(before, after, roles, top = 40) {
 		.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
 }
 
+/* ---- Chromium's memory ------------------------------------------------------ */
+
 // Chromium renderer processes under this one: Map pid -> RSS bytes.
 function renderers() {
 	const out = new Map();
@@ -257,6 +294,33 @@ function renderers() {
 		}
 	}
 	return out;
+}
+
+// The renderer process hosting `page`, as [pid]: its main thread is kept
+// busy for half a second and the renderer whose CPU time grew most is it.
+// (A browser with an on-disk profile keeps a spare renderer ready and
+// hands it to the next tab, starting a new spare: the renderers that
+// appear when a tab opens are not the tab's.)
+async function rendererOf(page) {
+	const times = () => {
+		const cpu = cpuTimes();
+		return new Map([...renderers().keys()].map((p) => [p, cpu.get(p)]));
+	};
+	const before = times();
+	await page.evaluate(() => {
+		const t = performance.now();
+		while (performance.now() - t < 500) {
+			// busy
+		}
+	});
+	const grew = [...times()].filter(([p]) => before.has(p))
+		.map(([p, t]) => [p, t - before.get(p)]).sort((a, b) => b[1] - a[1]);
+	if (grew.length === 0 || grew[0][1] < 0.05 ||
+		(grew.length > 1 && grew[1][1] > grew[0][1] / 2)) {
+		throw new Error(`cannot tell the renderer of ${page.url()}: ` +
+			grew.map(([p, t]) => `${p} +${t.toFixed(2)} s`).join(', '));
+	}
+	return [grew[0][0]];
 }
 
 // Peak RSS (bytes) of each renderer, sampled every 100 ms until stop().
@@ -280,21 +344,17 @@ function rssSampler() {
 
 /* ---- (a) the raw DataChannel ------------------------------------------------ */
 
-async function rawRun(browser, newContext, url) {
-	const ctxs = [await newContext(browser), await newContext(browser)];
-	// One after the other, to tell their renderers apart.
+// `phones`: the two browsers' contexts, [A (sends), B (receives)].
+async function rawRun(phones, url) {
 	const roles = new Map();
 	const pages = [];
-	for (const [i, c] of ctxs.entries()) {
-		const before = new Set(renderers().keys());
+	for (const [i, c] of phones.entries()) {
 		const p = await c.newPage();
+		pages.push(p);
 		// A static file of the gateway: its origin, none of the app's code.
 		await p.goto(url('/manifest.webmanifest'));
-		pages.push(p);
-		for (const pid of renderers().keys()) {
-			if (!before.has(pid)) {
-				roles.set(pid, i === 0 ? 'tx' : 'rx');
-			}
+		for (const pid of await rendererOf(p)) {
+			roles.set(pid, i === 0 ? 'tx' : 'rx');
 		}
 	}
 	const [tx, rx] = pages;
@@ -384,7 +444,7 @@ async function rawRun(browser, newContext, url) {
 		return { seconds: s, bps: done.got / s, maxMessageSize: started.max,
 			peakBuffered: peak, cpu, threads };
 	} finally {
-		await Promise.all(ctxs.map((c) => c.close()));
+		await Promise.all(pages.map((p) => p.close()));
 	}
 }
 
@@ -414,7 +474,8 @@ async function sha256File(file) {
 	return h.digest('hex');
 }
 
-async function appSetup(browser, m) {
+// `phones` as for rawRun: A's page sends, B's receives.
+async function appSetup(phones, m) {
 	const a = await m.steps.apiUser('bencha');
 	const b = await m.steps.apiUser('benchb');
 	const event = await m.steps.firstUpcomingEvent(a.token);
@@ -437,25 +498,19 @@ async function appSetup(browser, m) {
 		throw new Error(`accept: ${JSON.stringify(acc.body)}`);
 	}
 	const pages = [];
-	const ctxs = [];
 	const pids = [];
-	for (const u of [a, b]) {
-		const before = new Set(renderers().keys());
-		const ctx = await m.browser.newContext(browser);
-		const page = await ctx.newPage();
+	for (const [i, u] of [a, b].entries()) {
+		const page = await phones[i].newPage();
 		await m.steps.loginViaUI(page, u);
 		await page.getByRole('heading', { level: 1, name: 'Events' })
 			.waitFor({ timeout: m.steps.T });
 		await page.goto(m.browser.url(`/matches/${id}`));
 		await m.transfer.panel(page).getByLabel('Video file')
 			.waitFor({ timeout: m.steps.T });
-		ctxs.push(ctx);
 		pages.push(page);
-		// The renderer(s) this page brought (its own process: a context of
-		// its own is a site instance of its own).
-		pids.push([...renderers().keys()].filter((p) => !before.has(p)));
+		pids.push(await rendererOf(page));
 	}
-	return { sender: pages[0], receiver: pages[1], ctxs,
+	return { sender: pages[0], receiver: pages[1],
 		senderPids: pids[0], receiverPids: pids[1] };
 }
 
@@ -572,22 +627,50 @@ async function main() {
 	say(`app shell: ${shell.rows.join(', ')}`);
 
 	const tmp = mkdtempSync(path.join(tmpdir(), 'sc-transfer-bench-'));
-	const browser = await m.browser.launch();
+	// One browser per user, launched one after the other to tell their
+	// process trees apart.
+	const phones = [];
+	let single = null; // SC_BENCH_TRANSFER_BROWSERS=1: the one browser
 	try {
+		if (ONE_BROWSER) {
+			const before = children();
+			single = await m.browser.launch();
+			for (const pid of children()) {
+				if (!before.has(pid)) {
+					BROWSERS.set(pid, 'A');
+				}
+			}
+			phones.push(await m.browser.newContext(single),
+				await m.browser.newContext(single));
+		}
+		for (const which of ONE_BROWSER ? [] : ['A', 'B']) {
+			const before = children();
+			phones.push(await m.browser.launchPersistent(
+				path.join(tmp, `profile-${which.toLowerCase()}`)));
+			for (const pid of children()) {
+				if (!before.has(pid)) {
+					BROWSERS.set(pid, which);
+				}
+			}
+		}
 		say(`${SIZE_MB} MB (${f1(BYTES / MiB)} MiB), ${RUNS} run(s) each, ` +
-			`headless Chromium over loopback; chunks ${CHUNK / 1024} KiB, ` +
+			(ONE_BROWSER
+				? 'one headless Chromium (an incognito context per user)'
+				: 'two headless Chromiums (one per user, each with its own ' +
+					'on-disk profile)') +
+			` over loopback; chunks ${CHUNK / 1024} KiB, ` +
 			`low ${LOW / MiB} MiB, high ${HIGH / MiB} MiB`);
 		const t = Date.now();
 		const { file, sha256 } = await randomFile(tmp, 'bench-heat.mp4', BYTES);
 		say(`generated ${path.basename(file)} in ${Date.now() - t} ms`);
-		const setup = await appSetup(browser, m);
+		const setup = await appSetup(phones, m);
 		// Raw and app runs alternate, so a change of load on the machine
 		// hits both alike.
 		const raws = [];
 		const apps = [];
 		const mib = (b) => `${Math.round(b / MiB)} MiB`;
 		for (let i = 0; i < RUNS; i += 1) {
-			const r = await rawRun(browser, m.browser.newContext, m.browser.url);
+			const r = await rawRun(phones, m.browser.url);
 			raws.push(r);
 			say(`raw run ${i + 1}: ${f1(r.bps / MB)} MB/s (${f1(r.bps / MiB)} ` +
 				`MiB/s) in ${r.seconds.toFixed(2)} s; maxMessageSize ` +
@@ -611,7 +694,7 @@ async function main() {
 				`sender ${mib(a.memory.sender.start)} -> ` +
 				`${mib(a.memory.sender.peak)}`);
 		}
-		await Promise.all(setup.ctxs.map((c) => c.close()));
+		await Promise.all([setup.sender.close(), setup.receiver.close()]);
 
 		const raw = Math.max(...raws.map((r) => r.bps));
 		const app = Math.max(...apps.map((r) => BYTES / r.appSeconds));
@@ -643,7 +726,8 @@ async function main() {
 			`${f1(shell.raw / 1000)} kB; goal < ${GOAL_SHELL_KB} KB)` +
 			`${shell.gz / 1000 < GOAL_SHELL_KB ? '' : '  OVER GOAL'}`);
 	} finally {
-		await browser.close();
+		await Promise.all(phones.map((p) => p.close().catch(() => {})));
+		await single?.close().catch(() => {});
 		rmSync(tmp, { recursive: true, force: true });
 	}
 }

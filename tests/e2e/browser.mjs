@@ -8,6 +8,8 @@
 //   await page.goto(url('/login'));
 //   await shot(page, 'login');                // build/e2e/<NN>-login.png
 //   await b.close();
+//
+//   const phone = await launchPersistent(dir); // one user = one browser
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +61,24 @@ export async function launch(opts = {}) {
 // mobile-first.
 export async function newContext(browser, opts = {}) {
   return browser.newContext({
+    baseURL: gateway,
+    viewport: { width: 390, height: 844 },
+    permissions: ['camera', 'microphone'],
+    acceptDownloads: true,
+    ...opts,
+  });
+}
+
+// One user as a browser of its own with an on-disk profile in `dir` (as on
+// a phone: storage such as OPFS on disk, where an incognito context of
+// newContext() keeps it in the browser process's memory): launch() and
+// newContext() in one, with the same flags and grants. Returns the
+// context; closing it closes its browser. The caller owns `dir` and
+// removes it after the close.
+export async function launchPersistent(dir, opts = {}) {
+  return chromium.launchPersistentContext(dir, {
+    executablePath: process.env.SC_TEST_CHROMIUM ?? '/usr/bin/chromium',
+    args: chromiumArgs,
     baseURL: gateway,
     viewport: { width: 390, height: 844 },
     permissions: ['camera', 'microphone'],
