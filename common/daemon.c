@@ -1,6 +1,7 @@
 /* daemon.c: open, run and close the pieces every domain daemon has. */
 #include "daemon.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -34,6 +35,17 @@ daemon_base_new(void)
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	return base;
+}
+
+/* glibc gives the heap's free top back past 128 KiB and takes it again on
+ * the next burst: at 12,000 list requests a second (13 KB replies, 64 in
+ * flight) that brk churn and its page faults were 15% of a request's CPU.
+ * Keep up to 8 MiB of free heap, and grow it 1 MiB at a time. */
+static void
+daemon_malloc_tune(void)
+{
+	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+	mallopt(M_TOP_PAD, 1024 * 1024);
 }
 
 int
@@ -72,6 +84,7 @@ sc_daemon_open(struct sc_daemon *d, const char *service, const char *role,
 		return SC_EINVAL;
 	}
 
+	daemon_malloc_tune();
 	if ((d->base = daemon_base_new()) == NULL) {
 		sc_log_error(NULL, "cannot create the event base");
 		rc = SC_EINTERNAL;
