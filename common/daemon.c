@@ -22,8 +22,8 @@
  * the changelist makes that one epoll_ctl at the end of the turn instead
  * of one per change. (libevent's caveat, fds made with dup() sharing an
  * epoll registration, does not apply: no daemon watches a dup'd fd.) */
-static struct event_base *
-daemon_base_new(void)
+struct event_base *
+sc_daemon_base_new(void)
 {
 	struct event_config *cfg = event_config_new();
 	struct event_base *base;
@@ -85,7 +85,7 @@ sc_daemon_open(struct sc_daemon *d, const char *service, const char *role,
 	}
 
 	daemon_malloc_tune();
-	if ((d->base = daemon_base_new()) == NULL) {
+	if ((d->base = sc_daemon_base_new()) == NULL) {
 		sc_log_error(NULL, "cannot create the event base");
 		rc = SC_EINTERNAL;
 		goto out;

@@ -45,6 +45,12 @@ struct sc_daemon {
 	long http_port;
 };
 
+/* An event base with epoll's changelist (one epoll_ctl per descriptor per
+ * loop turn, however often its interest changed in it), for the daemons
+ * with a main() of their own (auth, signaling) too. Caller owns; free
+ * with event_base_free. NULL on failure. */
+struct event_base *sc_daemon_base_new(void);
+
 /* Read the configuration and open everything but the listeners. `service`
  * names the daemon (logs, bus addresses), `role` its database role suffix
  * (sc_<role>). SC_OK; SC_EINVAL for a bad configuration (logged: exit 2);

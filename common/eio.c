@@ -594,7 +594,9 @@ complete_upgrade(struct sc_eio_socket *s)
 	s->probe = NULL;
 	s->polling = false;
 	s->upgrade = U_NONE;
-	evtimer_del(s->upgrade_timer);
+	if (s->upgrade_timer != NULL) {
+		evtimer_del(s->upgrade_timer);
+	}
 	unflush(s);
 	if (s->poll != NULL) {
 		poll_noop(s);
@@ -802,8 +804,7 @@ session_new(struct sc_eio_server *srv, struct eio_conn *c, bool polling)
 	}
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	s->hb = evtimer_new(base, hb_cb, s);
-	s->upgrade_timer = evtimer_new(base, upgrade_timer_cb, s);
-	if (s->hb == NULL || s->upgrade_timer == NULL) {
+	if (s->hb == NULL) {
 		sc_oom();
 	}
 	do {
@@ -882,6 +883,14 @@ upgrade_request(struct sc_eio_server *srv, struct sc_eio_socket *s,
 	}
 	s->probe = ws;
 	s->upgrade = U_WAIT_PROBE;
+	if (s->upgrade_timer == NULL) {
+		/* made on demand: most sessions never upgrade */
+		s->upgrade_timer =
+		    evtimer_new(eio_listener_base(srv->l), upgrade_timer_cb, s);
+		if (s->upgrade_timer == NULL) {
+			sc_oom();
+		}
+	}
 	evtimer_add(s->upgrade_timer, &srv->upgrade_timeout);
 }
 

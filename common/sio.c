@@ -586,7 +586,9 @@ client_close(struct sio_client *c, const char *reason, int code)
 		sc_eio_close(c->es, code);
 		c->es = NULL;
 	}
-	evtimer_del(c->connect_timer);
+	if (c->connect_timer != NULL) {
+		evtimer_del(c->connect_timer);
+	}
 	if (c->prev != NULL) {
 		c->prev->next = c->next;
 	} else {
@@ -907,7 +909,11 @@ sc_sio_accept(struct sc_sio_socket *s, void *data)
 	}
 	s->nsp_idx = nsp->n;
 	nsp->sockets[nsp->n++] = s;
-	evtimer_del(s->client->connect_timer);
+	if (s->client->connect_timer != NULL) {
+		/* joined a namespace: the timer has done its job */
+		event_free(s->client->connect_timer);
+		s->client->connect_timer = NULL;
+	}
 	n = snprintf(js, sizeof(js), "{\"sid\":\"%s\"}", s->id);
 	sc_sio_packet_encode(&srv->buf, SC_SIO_CONNECT, nsp->name, 0, -1, js,
 	                     (size_t)n);

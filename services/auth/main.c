@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "daemon.h"
 #include "error.h"
 #include "log.h"
 #include "metrics.h"
@@ -129,7 +130,7 @@ main(void)
 	a.cookie_secure = cfg.cookie_secure;
 	a.public_url = cfg.public_url;
 
-	if ((a.base = event_base_new()) == NULL) {
+	if ((a.base = sc_daemon_base_new()) == NULL) {
 		sc_log_error(NULL, "cannot create the event base");
 		goto err;
 	}
