@@ -54,7 +54,7 @@ fi
 for f in "${files[@]}"; do
 	echo
 	echo "== bench: $f"
-	if ! timeout -k 10 900 node "$f"; then
+	if ! timeout -k 10 "${SC_BENCH_TIMEOUT:-3600}" node "$f"; then
 		failed+=("$f")
 	fi
 done

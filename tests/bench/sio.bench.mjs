@@ -12,8 +12,9 @@
 // Needs the suite started by tests/bench/run.sh (SC_TEST_* variables) with
 // the auth, events and signaling daemons; skips with a message without
 // them. Knobs: SC_BENCH_SIO_CLIENTS (room sizes, comma list: 200,1000).
-// Users: registered and logged in through auth, joined to one own event
-// through events (argon2 makes this the slow part: about 50 ms a user on
+// Users: joined to one own event through events, with access tokens
+// minted with the suite's key (SC_BENCH_SIO_REGISTER=1: registered and
+// logged in through auth instead; argon2 makes that about 50 ms a user on
 // 2 CPUs). Signaling is restarted (deploy/local.sh stop-service and
 // start-service) and a fresh reference started for every size, so the RSS
 // a size adds is not memory an earlier size left in the allocator.
@@ -85,14 +86,58 @@ async function pool(n, limit, fn) {
 	return out;
 }
 
-/* n users registered and logged in through auth (each from its own made-up
- * address), who all joined one own event: {eventId, tokens}. */
+const b64url = (b) => Buffer.from(b).toString('base64url');
+
+/* An access token for user `id` signed with the suite's own key, as auth
+ * signs them (ES256; iss, aud, sub, username, iat, exp, jti). */
+function mintToken(key, id, username) {
+	const now = Math.floor(Date.now() / 1000);
+	const head = b64url(JSON.stringify({ alg: 'ES256', typ: 'JWT' }));
+	const body = b64url(JSON.stringify({
+		iss: process.env.SC_JWT_ISSUER ?? 'spotlight.cam',
+		aud: process.env.SC_JWT_AUDIENCE ?? 'spotlight.cam',
+		sub: String(id), username, iat: now, exp: now + 4 * 3600,
+		jti: crypto.randomBytes(16).toString('hex'),
+	}));
+	const sig = crypto.sign('sha256', Buffer.from(`${head}.${body}`),
+		{ key, dsaEncoding: 'ieee-p1363' });
+	return `${head}.${body}.${b64url(sig)}`;
+}
+
+/* The suite's private key, unless SC_BENCH_SIO_REGISTER=1 asks for real
+ * registrations (or the key is not there): null then. */
+function suiteKey() {
+	const file = path.join(process.env.SC_TEST_VAR, 'keys', 'jwt.key');
+	if (process.env.SC_BENCH_SIO_REGISTER === '1' || !fs.existsSync(file)) {
+		return null;
+	}
+	return crypto.createPrivateKey(fs.readFileSync(file));
+}
+
+/* n users who all joined one own event: {eventId, tokens}. By default
+ * their tokens are minted with the suite's key (argon2 would make
+ * registering 10,000 users take longer than the bench may run: about
+ * 50 ms a user on 2 CPUs, twice); signaling cannot tell them from auth's
+ * (the profile lookup finds no such user and falls back to the token's
+ * claims, as it does when auth cannot be asked). SC_BENCH_SIO_REGISTER=1:
+ * registered and logged in through auth, each from its own address. */
 async function daemonUsers(n) {
 	const auth = new Client(process.env.SC_TEST_AUTH_URL.replace(/\/+$/, ''));
 	const events = new Client(
 		process.env.SC_TEST_EVENTS_URL.replace(/\/+$/, ''));
 	const ev = await createEvent();
 	const run = crypto.randomBytes(3).toString('hex');
+	const key = suiteKey();
+	if (key !== null) {
+		// ids far above any real user's
+		const base = 1e12 + crypto.randomInt(1e6) * 1e5;
+		const tokens = await pool(n, SETUP_CONCURRENCY, async (i) => {
+			const accessToken = mintToken(key, base + i, `sb${run}-${i}`);
+			await joinEvent(events, { accessToken }, ev);
+			return accessToken;
+		});
+		return { eventId: ev.id, tokens };
+	}
 	const tokens = await pool(n, SETUP_CONCURRENCY, async (i) => {
 		const ip = `10.${40 + (i >> 14)}.${(i >> 6) & 255}.${1 + (i & 63)}`;
 		const r = await register(auth, {
@@ -132,7 +177,8 @@ async function startReference() {
 	});
 	child.removeAllListeners('exit');
 	child.stdout.resume();
-	return { url: `http://127.0.0.1:${port}`, pid: child.pid, child };
+	return { name: 'socket.io', url: `http://127.0.0.1:${port}`,
+		pid: child.pid, child };
 }
 
 /* ---- one load run ------------------------------------------------------- */
@@ -242,7 +288,9 @@ async function load(target, n, eventId, tokens) {
 		await sleep(200); // late duplicates or strays
 	};
 
-	// burst: every sender as fast as its acks allow
+	// burst: every sender as fast as its acks allow (the phases are said
+	// as they start, for a profiler to catch them)
+	say(`${target.name} N=${n}: burst`);
 	phase = new Phase('burst', n, SENDERS * BURST_PER_SENDER);
 	const burst = phase;
 	const cpu0 = procStats(target.pid).cpu;
@@ -259,6 +307,7 @@ async function load(target, n, eventId, tokens) {
 	const burstClient = clientShare(cc0, tb);
 
 	// steady: STEADY_RATE messages/s over the senders in turn
+	say(`${target.name} N=${n}: steady`);
 	phase = new Phase('steady', n, STEADY_RATE * STEADY_SECONDS);
 	const steady = phase;
 	const cpu1 = procStats(target.pid).cpu;
@@ -396,6 +445,7 @@ async function main() {
 	}
 	const pidFile = path.join(process.env.SC_TEST_VAR, 'run', 'signaling.pid');
 	const ours = {
+		name: 'signaling',
 		url: process.env.SC_TEST_SIGNALING_SIO_URL.replace(/\/+$/, ''),
 		pid: Number(fs.readFileSync(pidFile, 'utf8').trim()),
 	};
