@@ -4,9 +4,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
+#include "clock.h"
 
 #define CACHE_MIN_BUCKETS 64
 /* Longest hash chain a put may grow: keys come from requests, and a flood
@@ -14,7 +14,7 @@
 #define CACHE_MAX_CHAIN 8
 
 struct entry {
-	struct entry *chain;       /* next in the bucket */
+	struct entry *chain;         /* next in the bucket */
 	struct entry *newer, *older; /* use order */
 	uint64_t hash;
 	int64_t expires_ms; /* 0: never */
@@ -31,15 +31,6 @@ struct sc_cache {
 	bool on;
 	struct sc_cache_stats stats;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* FNV-1a, 64 bits. */
 static uint64_t
@@ -208,7 +199,7 @@ sc_cache_get(struct sc_cache *c, const void *key, size_t klen, size_t *len)
 	h = key_hash(key, klen);
 	pp = slot_find(c, h, key, klen, &chain);
 	e = *pp;
-	if (e != NULL && e->expires_ms != 0 && now_ms() >= e->expires_ms) {
+	if (e != NULL && e->expires_ms != 0 && sc_clock_ms() >= e->expires_ms) {
 		entry_remove(c, pp);
 		e = NULL;
 	}
@@ -250,7 +241,7 @@ sc_cache_put(struct sc_cache *c, uint64_t gen, const void *key, size_t klen,
 	e->hash = h;
 	e->klen = klen;
 	e->vlen = len;
-	e->expires_ms = ttl_ms > 0 ? now_ms() + ttl_ms : 0;
+	e->expires_ms = ttl_ms > 0 ? sc_clock_ms() + ttl_ms : 0;
 	memcpy(e->data, key, klen);
 	if (len > 0) {
 		memcpy(e->data + klen, value, len);

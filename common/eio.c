@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "eio-internal.h"
 #include "eio_packet.h"
 #include "error.h"
@@ -474,15 +475,6 @@ sc_eio_send_packet(struct sc_eio_socket *s, const char *pkt, size_t len)
 	return send_raw(s, false, 0, pkt, len);
 }
 
-static long
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* A polling session closed while no GET is held: out of reach of new
  * messages, it waits (at most wait_ms) for the next GET to deliver what
  * is queued and `held` ('1' when the server closed, '6' when the client
@@ -535,7 +527,7 @@ hb_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	s->wait_pong = true;
-	s->pong_deadline = now_ms() + s->srv->ping_timeout_ms;
+	s->pong_deadline = sc_clock_ms() + s->srv->ping_timeout_ms;
 	evtimer_add(s->hb, &s->srv->ping_timeout);
 	send_raw(s, false, 0, "2", 1);
 }
@@ -921,7 +913,7 @@ handle(struct eio_endpoint *ep, struct eio_conn *c)
 	if (rc == SC_OK) {
 		s = table_find(srv, sid);
 		if (s != NULL && s->state == S_OPEN && s->wait_pong &&
-		    now_ms() >= s->pong_deadline) {
+		    sc_clock_ms() >= s->pong_deadline) {
 			/* its timeout is due, the timer just has not run yet */
 			session_end(s, "ping timeout", '1', SC_WS_NORMAL);
 			s = NULL;

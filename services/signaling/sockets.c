@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 #include "signaling.h"
@@ -51,15 +52,6 @@ struct op {
 	json_object *value; /* its value (a reference) */
 	struct op *next;    /* the client's queue */
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- clients and operations ------------------------------------------- */
 
@@ -954,7 +946,7 @@ within_limits(struct sg_client *c, enum limit limit, const char *name,
               struct sc_sio_ack **ack)
 {
 	struct signaling *sg = c->sg;
-	int64_t now = now_ms(), retry = 0;
+	int64_t now = sc_clock_ms(), retry = 0;
 	json_object *d;
 	char text[160];
 	bool ok;
@@ -1138,7 +1130,7 @@ connect_profile_cb(int err, json_object *found, void *arg)
 	json_object *profile = NULL, *dn;
 	struct sg_client *c;
 	char key[24], room[SG_ROOM_LEN];
-	int64_t now = now_ms();
+	int64_t now = sc_clock_ms();
 
 	if (err == SC_OK) {
 		snprintf(key, sizeof(key), "%" PRId64, k->claims.user_id);
