@@ -217,12 +217,6 @@ cache_collect_cb(struct sc_metrics *m, void *arg)
 	sc_metric_set(x->bytes, (double)st.bytes);
 }
 
-static struct sc_metric *
-plain(struct sc_metric_family *f)
-{
-	return sc_metric_series(f, NULL);
-}
-
 void
 sc_metrics_cache(struct sc_metrics *m, struct sc_cache *c)
 {
@@ -233,27 +227,38 @@ sc_metrics_cache(struct sc_metrics *m, struct sc_cache *c)
 		return;
 	}
 	x->c = c;
-	x->hits = plain(sc_metrics_counter(
-	    m, "spotlight_cache_hits_total",
-	    "Reads served from the read cache.", NULL));
-	x->misses = plain(sc_metrics_counter(
-	    m, "spotlight_cache_misses_total",
-	    "Reads the read cache could not serve (absent, expired, or the "
-	    "cache off).",
-	    NULL));
-	x->clears = plain(sc_metrics_counter(
-	    m, "spotlight_cache_clears_total",
-	    "Times the read cache was emptied: a change notification, or "
-	    "its listener going down or up.",
-	    NULL));
-	x->evictions = plain(sc_metrics_counter(
-	    m, "spotlight_cache_evictions_total",
-	    "Entries dropped to stay within the cache's size.", NULL));
-	x->entries = plain(sc_metrics_gauge(m, "spotlight_cache_entries",
-	                                    "Entries in the read cache.", NULL));
-	x->bytes = plain(sc_metrics_gauge(
-	    m, "spotlight_cache_bytes",
-	    "Bytes the read cache holds (keys, values, overhead).", NULL));
+	x->hits = sc_metric_series(
+	    sc_metrics_counter(m, "spotlight_cache_hits_total",
+	                       "Reads served from the read cache.", NULL),
+	    NULL);
+	x->misses = sc_metric_series(
+	    sc_metrics_counter(
+	        m, "spotlight_cache_misses_total",
+	        "Reads the read cache could not serve (absent, expired, or the "
+	        "cache off).",
+	        NULL),
+	    NULL);
+	x->clears = sc_metric_series(
+	    sc_metrics_counter(
+	        m, "spotlight_cache_clears_total",
+	        "Times the read cache was emptied: a change notification, or "
+	        "its listener going down or up.",
+	        NULL),
+	    NULL);
+	x->evictions = sc_metric_series(
+	    sc_metrics_counter(
+	        m, "spotlight_cache_evictions_total",
+	        "Entries dropped to stay within the cache's size.", NULL),
+	    NULL);
+	x->entries = sc_metric_series(
+	    sc_metrics_gauge(m, "spotlight_cache_entries",
+	                     "Entries in the read cache.", NULL),
+	    NULL);
+	x->bytes = sc_metric_series(
+	    sc_metrics_gauge(
+	        m, "spotlight_cache_bytes",
+	        "Bytes the read cache holds (keys, values, overhead).", NULL),
+	    NULL);
 	sc_metrics_collector(m, cache_collect_cb, x);
 }
 
