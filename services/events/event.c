@@ -212,17 +212,21 @@ page_build(const PGresult *res, bool past, int limit, size_t *len)
 	return page;
 }
 
+/* Whether the n sorted ids at `ids` (as the cache holds them: not
+ * necessarily aligned) include id. */
 static bool
-ids_have(const int64_t *ids, size_t n, int64_t id)
+ids_have(const unsigned char *ids, size_t n, int64_t id)
 {
 	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (ids[mid] == id) {
+		int64_t v;
+		memcpy(&v, ids + mid * sizeof v, sizeof v);
+		if (v == id) {
 			return true;
 		}
-		if (ids[mid] < id) {
+		if (v < id) {
 			lo = mid + 1;
 		} else {
 			hi = mid;
@@ -240,20 +244,18 @@ page_reply(struct sc_http_req *req, const unsigned char *page,
 	struct page_hdr h;
 	const unsigned char *slots, *text;
 	size_t nids = joined_len / sizeof(int64_t), at = 0, len = 0;
-	int64_t *ids = sc_malloc(joined_len + sizeof(int64_t));
 	char *out;
 
 	memcpy(&h, page, sizeof h);
 	slots = page + sizeof h;
 	text = slots + (size_t)h.n * sizeof(struct page_slot);
-	memcpy(ids, joined, joined_len); /* aligned */
 	out = sc_malloc(h.text_len + 1);
 	for (uint32_t i = 0; i < h.n; i++) {
 		struct page_slot sl;
 		memcpy(&sl, slots + i * sizeof sl, sizeof sl);
 		memcpy(out + len, text + at, sl.off - at);
 		len += sl.off - at;
-		if (ids_have(ids, nids, sl.id)) {
+		if (ids_have(joined, nids, sl.id)) {
 			memcpy(out + len, "true", 4);
 			len += 4;
 		} else {
@@ -266,7 +268,6 @@ page_reply(struct sc_http_req *req, const unsigned char *page,
 	len += h.text_len - at;
 	sc_http_reply_json_text(req, 200, out, len);
 	free(out);
-	free(ids);
 }
 
 struct event_list {
@@ -307,14 +308,13 @@ list_finish(struct event_list *op)
 		return;
 	}
 	if (op->page_fetched) {
-		sc_cache_put(cache, op->gen, op->page_key,
-		             strlen(op->page_key), op->page, op->page_len,
-		             LIST_TTL_MS);
+		sc_cache_put(cache, op->gen, op->page_key, strlen(op->page_key),
+		             op->page, op->page_len, LIST_TTL_MS);
 	}
 	if (op->joined_fetched) {
 		sc_cache_put(cache, op->gen, op->joined_key,
-		             strlen(op->joined_key), op->joined,
-		             op->joined_len, LIST_TTL_MS);
+		             strlen(op->joined_key), op->joined, op->joined_len,
+		             LIST_TTL_MS);
 	}
 	page_reply(op->req, op->page, op->joined, op->joined_len);
 	list_free(op);
@@ -368,6 +368,24 @@ list_joined_cb(int err, PGresult *res, void *arg)
 	}
 }
 
+/* Today's UTC date, "YYYY-MM-DD", formatted once a second at most (loop
+ * thread only). Borrowed until the next call. */
+static const char *
+utc_today(void)
+{
+	static time_t last = -1;
+	static char today[16];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != last) {
+		gmtime_r(&now, &tm);
+		strftime(today, sizeof today, "%Y-%m-%d", &tm);
+		last = now;
+	}
+	return today;
+}
+
 /* The list's SQL for one shape (no "$n IS NULL OR ..." for the planner to
  * guess about): $1 the limit, then the cursor's two, then the pattern.
  * Caller owns; free with free(). */
@@ -390,12 +408,12 @@ list_sql(bool past, bool has_cursor, bool has_q)
 		         " OR e.location ILIKE $%d ESCAPE '\\')",
 		         np + 1, np + 1);
 	}
-	return sc_asprintf("SELECT " EVENTS_EVENT_COLS
-	                   " FROM events.events e WHERE e.end_date %s " TODAY_UTC
-	                   "%s%s"
-	                   " ORDER BY e.start_date %s, e.id %s LIMIT $1",
-	                   past ? "<" : ">=", cursor_sql, q_sql,
-	                   past ? "DESC" : "ASC", past ? "DESC" : "ASC");
+	return sc_asprintf(
+	    "SELECT " EVENTS_EVENT_COLS
+	    " FROM events.events e WHERE e.end_date %s " TODAY_UTC "%s%s"
+	    " ORDER BY e.start_date %s, e.id %s LIMIT $1",
+	    past ? "<" : ">=", cursor_sql, q_sql, past ? "DESC" : "ASC",
+	    past ? "DESC" : "ASC");
 }
 
 static void
@@ -409,7 +427,7 @@ list_cb(struct sc_http_req *req, void *arg)
 	const char *q = sc_http_req_query(req, "q");
 	const char *cursor = sc_http_req_query(req, "cursor");
 	bool past = false, when_ok = true, has_cursor = false;
-	char date[11] = "", today[16], lim[16], cid[24];
+	char date[11] = "", lim[16], cid[24], page_key[512], joined_key[32];
 	int64_t after_id = 0;
 	int limit = 0;
 	size_t page_len = 0, joined_len = 0;
@@ -454,34 +472,29 @@ list_cb(struct sc_http_req *req, void *arg)
 		q = NULL;
 	}
 
-	struct event_list *op = sc_calloc(1, sizeof *op);
-	time_t now = time(NULL);
-	struct tm tm;
+	/* q is at most 100 characters (400 bytes): the key fits. */
+	snprintf(page_key, sizeof page_key, "P|%s|%c|%d|%s|%" PRId64 "|%s",
+	         utc_today(), past ? 'p' : 'u', limit, has_cursor ? date : "-",
+	         after_id, q != NULL ? q : "");
+	snprintf(joined_key, sizeof joined_key, "J|%" PRId64, claims.user_id);
+	/* Both borrowed until the next put or clear (a get drops only the
+	 * expired entry it looked up). */
+	page = sc_cache_get(cache, page_key, strlen(page_key), &page_len);
+	joined =
+	    sc_cache_get(cache, joined_key, strlen(joined_key), &joined_len);
+	if (page != NULL && joined != NULL) {
+		page_reply(req, page, joined, joined_len);
+		return;
+	}
 
-	gmtime_r(&now, &tm);
-	strftime(today, sizeof today, "%Y-%m-%d", &tm);
+	struct event_list *op = sc_calloc(1, sizeof *op);
 	op->ev = ev;
 	op->req = req;
 	op->past = past;
 	op->limit = limit;
 	op->gen = sc_cache_gen(cache);
-	op->page_key = sc_asprintf("P|%s|%c|%d|%s|%" PRId64 "|%s", today,
-	                           past ? 'p' : 'u', limit,
-	                           has_cursor ? date : "-", after_id,
-	                           q != NULL ? q : "");
-	snprintf(op->joined_key, sizeof op->joined_key, "J|%" PRId64,
-	         claims.user_id);
-	/* Both borrowed until the next put or clear (a get drops only the
-	 * expired entry it looked up). */
-	page = sc_cache_get(cache, op->page_key, strlen(op->page_key),
-	                    &page_len);
-	joined = sc_cache_get(cache, op->joined_key, strlen(op->joined_key),
-	                      &joined_len);
-	if (page != NULL && joined != NULL) {
-		page_reply(req, page, joined, joined_len);
-		list_free(op);
-		return;
-	}
+	op->page_key = sc_strdup(page_key);
+	memcpy(op->joined_key, joined_key, sizeof joined_key);
 	if (page != NULL) {
 		op->page = sc_memdup(page, page_len);
 		op->page_len = page_len;
