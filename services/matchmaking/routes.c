@@ -413,16 +413,16 @@ list_cb(struct sc_http_req *req, void *arg)
 	    cursor_q != NULL ? id_s : NULL,
 	    limit_s,
 	};
-	char *key = sc_asprintf("M|%s|%s|%s|%s|%s|%s", user_s,
-	                        status_q != NULL ? status_q : "",
-	                        event_q != NULL ? event_s : "",
-	                        cursor_q != NULL ? us_s : "",
-	                        cursor_q != NULL ? id_s : "", limit_s);
+	/* Every part is a number or a status name: the key fits. */
+	char key[160];
 	size_t len;
+	snprintf(key, sizeof key, "M|%s|%s|%s|%s|%s|%s", user_s,
+	         status_q != NULL ? status_q : "",
+	         event_q != NULL ? event_s : "", cursor_q != NULL ? us_s : "",
+	         cursor_q != NULL ? id_s : "", limit_s);
 	const char *page = sc_cache_get(m->d.cache, key, strlen(key), &len);
 	if (page != NULL) {
 		sc_http_reply_json_text(req, 200, page, len);
-		free(key);
 		return;
 	}
 	struct list *l = sc_calloc(1, sizeof *l);
@@ -430,7 +430,7 @@ list_cb(struct sc_http_req *req, void *arg)
 	l->req = req;
 	l->limit = (long)limit;
 	l->gen = sc_cache_gen(m->d.cache);
-	l->key = key;
+	l->key = sc_strdup(key);
 	sc_db_query(m->d.db, list_sql, 6, params, list_done_cb, l);
 }
 
