@@ -116,8 +116,8 @@ enum sc_db_listen_event {
 	SC_DB_LISTEN_DOWN,
 	SC_DB_LISTEN_NOTIFY,
 };
-typedef void (*sc_db_listen_cb)(enum sc_db_listen_event ev,
-                                const char *payload, void *arg);
+typedef void (*sc_db_listen_cb)(enum sc_db_listen_event ev, const char *payload,
+                                void *arg);
 
 /* LISTEN on `channel` (a lower-case identifier: [a-z_][a-z0-9_]*, at most
  * 63 bytes; borrowed during the call) over a connection of its own, next

@@ -313,15 +313,12 @@ START_TEST(listener_hears_committed_notifications_and_comes_back)
 	struct sc_db_conn *conn;
 
 	open_pool(1);
-	ck_assert_int_eq(sc_db_listen(db, "Bad-Name", heard_cb, &h),
-	                 SC_EINVAL);
+	ck_assert_int_eq(sc_db_listen(db, "Bad-Name", heard_cb, &h), SC_EINVAL);
 	ck_assert_int_eq(sc_db_listen(db, "", heard_cb, &h), SC_EINVAL);
 	in_call = true;
-	ck_assert_int_eq(sc_db_listen(db, "sc_test_chan", heard_cb, &h),
-	                 SC_OK);
+	ck_assert_int_eq(sc_db_listen(db, "sc_test_chan", heard_cb, &h), SC_OK);
 	in_call = false;
-	ck_assert_int_eq(sc_db_listen(db, "sc_other", heard_cb, &h),
-	                 SC_EINVAL);
+	ck_assert_int_eq(sc_db_listen(db, "sc_other", heard_cb, &h), SC_EINVAL);
 	ck_assert_msg(wait_for(&h.ups, 1, 10), "no UP: %s", h.log);
 	ck_assert(!h.early);
 	/* The pool's one connection stays free for queries. */
@@ -334,8 +331,8 @@ START_TEST(listener_hears_committed_notifications_and_comes_back)
 	conn = acquire();
 	ck_assert_int_eq(conn_run(conn, "BEGIN", 0, NULL, &r), SC_OK);
 	ck_assert_int_eq(
-	    conn_run(conn, "select pg_notify('sc_test_chan', 'rolled back')",
-	             0, NULL, &r),
+	    conn_run(conn, "select pg_notify('sc_test_chan', 'rolled back')", 0,
+	             NULL, &r),
 	    SC_OK);
 	ck_assert_int_eq(conn_run(conn, "ROLLBACK", 0, NULL, &r), SC_OK);
 	sc_db_release(conn);
@@ -1161,7 +1158,8 @@ db_suite(void)
 	tcase_add_test(tc, schema_change_reprepares_the_statement);
 	tcase_add_test(tc, prepared_statement_outlives_a_rollback);
 	tcase_add_test(tc, many_distinct_texts_stay_within_the_bound);
-	tcase_add_test(tc, listener_hears_committed_notifications_and_comes_back);
+	tcase_add_test(tc,
+	               listener_hears_committed_notifications_and_comes_back);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(slow, setup, teardown);

@@ -214,8 +214,8 @@ log_emit(enum sc_log_level level, const char *request_id, json_object *fields,
 }
 
 void
-sc_log_members(enum sc_log_level level, const char *request_id,
-               const char *msg, const char *members, size_t len)
+sc_log_members(enum sc_log_level level, const char *request_id, const char *msg,
+               const char *members, size_t len)
 {
 	struct sc_json_out o;
 
