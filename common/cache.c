@@ -246,9 +246,9 @@ sc_cache_put(struct sc_cache *c, uint64_t gen, const void *key, size_t klen,
 	if (len > 0) {
 		memcpy(e->data + klen, value, len);
 	}
-	/* Evictions may have emptied the chain: find its end afresh. */
-	pp = slot_find(c, h, key, klen, &chain);
-	e->chain = NULL;
+	/* At the bucket's head: evictions may have changed its chain. */
+	pp = &c->buckets[h & (c->nbuckets - 1)];
+	e->chain = *pp;
 	*pp = e;
 	lru_push_newest(c, e);
 	c->bytes += cost;
