@@ -95,6 +95,7 @@ struct sc_eio_server {
 	bool no_polling, no_websocket;
 	char sid_prefix[SID_PREFIX_MAX + 1];
 	struct sc_ws_opts ws_opts;
+	struct sc_ws_flusher *flusher; /* the WebSockets' writes */
 	struct sc_eio_socket **table;
 	size_t nbuckets; /* a power of two */
 	size_t count;
@@ -475,6 +476,34 @@ sc_eio_send_packet(struct sc_eio_socket *s, const char *pkt, size_t len)
 	return send_raw(s, false, 0, pkt, len);
 }
 
+void
+sc_eio_prepare(struct sc_eio_prepared *p, const char *pkt, size_t len)
+{
+	sc_ws_frame_set(&p->frame, false, pkt, len);
+}
+
+int
+sc_eio_send_prepared(struct sc_eio_socket *s, const struct sc_eio_prepared *p)
+{
+	size_t len = p->frame.payload;
+
+	if (len == 0 || len - 1 > s->srv->max_payload) {
+		return len == 0 ? SC_EINVAL : SC_ETOOBIG;
+	}
+	if (s->state == S_OPEN && !s->polling && s->ws != NULL) {
+		s->srv->packets_out++;
+		return sc_ws_send_frame(s->ws, &p->frame);
+	}
+	return send_raw(s, false, 0,
+	                (const char *)p->frame.buf + p->frame.len - len, len);
+}
+
+void
+sc_eio_prepared_release(struct sc_eio_prepared *p)
+{
+	sc_ws_frame_release(&p->frame);
+}
+
 /* A polling session closed while no GET is held: out of reach of new
  * messages, it waits (at most wait_ms) for the next GET to deliver what
  * is queued and `held` ('1' when the server closed, '6' when the client
@@ -848,6 +877,7 @@ handshake(struct sc_eio_server *srv, struct eio_conn *c, bool polling,
 			session_end(s, "transport error", 0, SC_WS_NORMAL);
 			return;
 		}
+		sc_ws_use_flusher(s->ws, srv->flusher);
 		sc_ws_send(s->ws, false, open, (size_t)n);
 	}
 	if (srv->cbs.on_open != NULL) {
@@ -869,6 +899,7 @@ upgrade_request(struct sc_eio_server *srv, struct sc_eio_socket *s,
 	if (ws == NULL) {
 		return;
 	}
+	sc_ws_use_flusher(ws, srv->flusher);
 	if (s->state != S_OPEN || !s->polling || s->upgrade != U_NONE) {
 		sc_ws_close(ws, SC_WS_NORMAL, NULL);
 		return;
@@ -1030,6 +1061,7 @@ sc_eio_server_new(struct sc_eio_listener *l, const struct sc_eio_opts *opts,
 	srv->ws_opts.max_message = srv->max_payload + 1;
 	srv->ws_opts.max_output = srv->max_buffered;
 	srv->ws_opts.linger = eio_listener_linger(l);
+	srv->flusher = sc_ws_flusher_new(base);
 	srv->nbuckets = 64;
 	srv->table = sc_calloc(srv->nbuckets, sizeof(*srv->table));
 	srv->flush_ev = event_new(base, -1, 0, flush_cb, srv);
@@ -1071,6 +1103,7 @@ sc_eio_server_free(struct sc_eio_server *srv)
 	}
 	event_free(srv->flush_ev);
 	event_free(srv->reap_ev);
+	sc_ws_flusher_free(srv->flusher); /* every ws is gone */
 	free(srv->table);
 	free(srv->scratch);
 	free(srv->path);

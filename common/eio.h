@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ws.h"
+
 struct sc_eio_listener;
 struct sc_eio_server;
 struct sc_eio_socket;
@@ -88,6 +90,25 @@ int sc_eio_send(struct sc_eio_socket *s, bool binary, const void *data,
  * for a message). Lets a broadcast encode once. Same results as
  * sc_eio_send. */
 int sc_eio_send_packet(struct sc_eio_socket *s, const char *pkt, size_t len);
+
+/* A text packet encoded once for many sessions (a broadcast): the packet
+ * inside a WebSocket frame, so each session on a WebSocket gets the same
+ * frame copied into its output (no framing per session) and each polling
+ * one the packet. Zero-initialize; reusable; caller owns: free with
+ * sc_eio_prepared_release. */
+struct sc_eio_prepared {
+	struct sc_ws_frame frame; /* the packet is the frame's payload */
+};
+
+/* Prepare pkt (a text packet as for sc_eio_send_packet; copied) for
+ * sc_eio_send_prepared. */
+void sc_eio_prepare(struct sc_eio_prepared *p, const char *pkt, size_t len);
+
+/* Send a prepared packet: same results as sc_eio_send_packet. */
+int sc_eio_send_prepared(struct sc_eio_socket *s,
+                         const struct sc_eio_prepared *p);
+
+void sc_eio_prepared_release(struct sc_eio_prepared *p);
 
 /* Close the session from the server side: what is queued is sent first,
  * then a WebSocket close (code: 1000 normal, 1001 going away) or a close

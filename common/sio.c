@@ -115,6 +115,7 @@ struct sc_sio_server {
 	struct sio_client *reap_clients;
 	struct event *reap_ev;
 	struct sc_sio_buf buf;
+	struct sc_eio_prepared prep; /* buf framed, for broadcasts */
 	bool shutting_down;
 	uint64_t packets_in, packets_out; /* sc_sio_server_stats */
 };
@@ -394,15 +395,24 @@ encode_event(struct sc_sio_server *srv, struct sc_sio_nsp *nsp,
 	return SC_OK;
 }
 
+/* The packet in srv->buf to every connected socket of list but except:
+ * framed once (sc_eio_prepare), the same bytes to each. */
 static int
-send_to(struct sc_sio_socket **list, size_t n,
-        const struct sc_sio_socket *except, const struct sc_sio_buf *b)
+send_to(struct sc_sio_server *srv, struct sc_sio_socket **list, size_t n,
+        const struct sc_sio_socket *except)
 {
 	int count = 0;
 
+	sc_eio_prepare(&srv->prep, srv->buf.p, srv->buf.len);
 	for (size_t i = 0; i < n; i++) {
-		if (list[i] != except && list[i]->state == K_CONNECTED &&
-		    send_encoded(list[i], b, NULL, 0) == SC_OK) {
+		struct sc_sio_socket *s = list[i];
+
+		if (s == except || s->state != K_CONNECTED ||
+		    s->client == NULL || s->client->es == NULL) {
+			continue;
+		}
+		srv->packets_out++;
+		if (sc_eio_send_prepared(s->client->es, &srv->prep) == SC_OK) {
 			count++;
 		}
 	}
@@ -419,8 +429,7 @@ sc_sio_to_room(struct sc_sio_nsp *nsp, const char *room,
 	if (encode_event(nsp->srv, nsp, name, args, 0, -1) != SC_OK) {
 		return -1;
 	}
-	return r != NULL ? send_to(r->members, r->n, except, &nsp->srv->buf)
-	                 : 0;
+	return r != NULL ? send_to(nsp->srv, r->members, r->n, except) : 0;
 }
 
 int
@@ -430,7 +439,7 @@ sc_sio_broadcast(struct sc_sio_nsp *nsp, const struct sc_sio_socket *except,
 	if (encode_event(nsp->srv, nsp, name, args, 0, -1) != SC_OK) {
 		return -1;
 	}
-	return send_to(nsp->sockets, nsp->n, except, &nsp->srv->buf);
+	return send_to(nsp->srv, nsp->sockets, nsp->n, except);
 }
 
 /* ---- sockets ------------------------------------------------------- */
@@ -1262,5 +1271,6 @@ sc_sio_server_free(struct sc_sio_server *srv)
 	}
 	event_free(srv->reap_ev);
 	sc_sio_buf_release(&srv->buf);
+	sc_eio_prepared_release(&srv->prep);
 	free(srv);
 }

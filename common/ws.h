@@ -1,8 +1,11 @@
 /* ws.h: one server-side RFC 6455 WebSocket connection on a libevent
- * bufferevent, with the framing done by wslay's event API: client masking
- * required, fragmented messages reassembled, ping answered with pong, the
- * close handshake with codes, text checked as UTF-8, a maximum message size
+ * bufferevent, with the frames parsed and built by wslay's frame API: client
+ * masking required, fragmented messages reassembled, ping answered with pong,
+ * the close handshake with codes, text checked as UTF-8, a maximum message size
  * and a bound on unsent output (a client that does not read is dropped).
+ * On a socket, output is written by one sendmsg per loop turn (see
+ * sc_ws_flusher), not at each send; the bufferevent's write event is used
+ * only while the kernel takes no more.
  * Everything runs on the loop thread. The 101 response is written by the
  * listener before it hands the connection over (sc_ws_new). */
 #ifndef SC_WS_H
@@ -15,6 +18,7 @@
 
 struct sc_ws;
 struct sc_ws_linger;
+struct sc_ws_flusher;
 
 #define SC_WS_ACCEPT_LEN 28
 
@@ -69,6 +73,15 @@ struct sc_ws_opts {
 	struct sc_ws_linger *linger;
 };
 
+/* The writes of many connections on one loop, gathered: a connection's
+ * output is written (one sendmsg) after the next poll's I/O callbacks
+ * have run, so messages sent to it in that time (the next broadcasts of
+ * a burst) leave in the same write. Costs one extra non-blocking poll per
+ * turn that sent something. Caller owns; free with sc_ws_flusher_free
+ * once no ws uses it. */
+struct sc_ws_flusher *sc_ws_flusher_new(struct event_base *base);
+void sc_ws_flusher_free(struct sc_ws_flusher *f);
+
 /* Start a WebSocket on bev, whose 101 response has been written. Takes
  * ownership of bev (always). Bytes already in bev's input are frames and
  * are read on the next loop turn. opts may be NULL (defaults); cbs is
@@ -77,10 +90,34 @@ struct sc_ws_opts {
 struct sc_ws *sc_ws_new(struct bufferevent *bev, const struct sc_ws_opts *opts,
                         const struct sc_ws_cbs *cbs, void *arg);
 
+/* Gather ws's writes in f (borrowed, must outlive ws; see
+ * sc_ws_flusher_new) rather than writing at the end of each loop turn. */
+void sc_ws_use_flusher(struct sc_ws *ws, struct sc_ws_flusher *f);
+
 /* Queue one message. SC_OK; SC_EAGAIN when the connection is closing or
  * was just dropped as too slow (on_end follows from the loop); SC_EINVAL
  * when len is past max_message. data is copied. */
 int sc_ws_send(struct sc_ws *ws, bool binary, const void *data, size_t len);
+
+/* A message framed once for many connections (a broadcast): a server's
+ * frames are never masked, so the frame is the same bytes for every
+ * connection. Zero-initialize; reusable; caller owns: free with
+ * sc_ws_frame_release. */
+struct sc_ws_frame {
+	uint8_t *buf;   /* the frame: header, then payload */
+	size_t len;     /* of the frame */
+	size_t cap;     /* of buf */
+	size_t payload; /* the message's length: the frame's last bytes */
+};
+
+/* Frame a text or binary message into f (data is copied). */
+void sc_ws_frame_set(struct sc_ws_frame *f, bool binary, const void *data,
+                     size_t len);
+void sc_ws_frame_release(struct sc_ws_frame *f);
+
+/* Queue a frame made by sc_ws_frame_set (copied): same results as
+ * sc_ws_send. */
+int sc_ws_send_frame(struct sc_ws *ws, const struct sc_ws_frame *f);
 
 /* Start the close handshake with `code` and an optional reason (at most
  * 123 bytes, else cut): queued messages are sent first. The caller gives

@@ -25,7 +25,8 @@ struct rec {
 	int ended;
 	enum sc_ws_end why;
 	int code;
-	bool echo; /* send every message back */
+	bool echo;    /* send every message back */
+	uint32_t sum; /* FNV-1a of every byte of every message */
 };
 
 struct fixture {
@@ -46,6 +47,9 @@ on_message(struct sc_ws *ws, bool binary, const uint8_t *data, size_t len,
 
 	r->messages++;
 	r->binary = binary;
+	for (size_t i = 0; i < len; i++) {
+		r->sum = (r->sum ^ data[i]) * 16777619u;
+	}
 	r->len = len < sizeof(r->msg) ? len : sizeof(r->msg);
 	memcpy(r->msg, data, r->len);
 	if (r->echo) {
@@ -74,6 +78,7 @@ setup(struct fixture *f, size_t max_message, size_t max_output)
 	struct sc_ws_opts o = {max_message, max_output, NULL};
 
 	memset(f, 0, sizeof(*f));
+	f->rec.sum = 2166136261u;
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	f->base = event_base_new();
 	f->linger = sc_ws_linger_new(200);
@@ -119,12 +124,12 @@ pump(struct fixture *f, int ms)
 	         ms);
 }
 
-/* Write one frame from the client; mask unless told not to. */
-static void
-send_frame(struct fixture *f, int fin, int opcode, bool mask, const void *data,
-           size_t len)
+/* One client frame into buf (room for len + 8); mask unless told not to.
+ * Returns its length. */
+static size_t
+encode_frame(uint8_t *buf, int fin, int opcode, bool mask, const void *data,
+             size_t len)
 {
-	uint8_t buf[1 << 16];
 	size_t n = 0;
 	static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
 
@@ -145,6 +150,17 @@ send_frame(struct fixture *f, int fin, int opcode, bool mask, const void *data,
 
 		buf[n++] = mask ? c ^ key[i % 4] : c;
 	}
+	return n;
+}
+
+/* Write one frame from the client; mask unless told not to. */
+static void
+send_frame(struct fixture *f, int fin, int opcode, bool mask, const void *data,
+           size_t len)
+{
+	uint8_t buf[1 << 16];
+	size_t n = encode_frame(buf, fin, opcode, mask, data, len);
+
 	ck_assert_int_eq(write(f->fd, buf, n), (ssize_t)n);
 }
 
@@ -491,6 +507,194 @@ START_TEST(sends_past_the_message_limit_are_refused)
 }
 END_TEST
 
+static uint32_t
+fnv(const uint8_t *d, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		h = (h ^ d[i]) * 16777619u;
+	}
+	return h;
+}
+
+START_TEST(a_message_larger_than_one_read_arrives_whole)
+{
+	struct fixture f;
+	static uint8_t big[20000];
+	const uint8_t *d;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(big); i++) {
+		big[i] = (uint8_t)(i * 7 + i / 251);
+	}
+	setup(&f, 0, 0);
+	f.rec.echo = true;
+	send_frame(&f, 1, 2, true, big, sizeof(big));
+	pump(&f, 50);
+	ck_assert_int_eq(f.rec.messages, 1);
+	ck_assert_uint_eq(f.rec.sum, fnv(big, sizeof(big)));
+	ck_assert_int_eq(server_frame(&f, 0, &d, &len), 2);
+	ck_assert_uint_eq(len, sizeof(big));
+	ck_assert_mem_eq(d, big, sizeof(big));
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(frames_arriving_a_byte_at_a_time_are_read_right)
+{
+	struct fixture f;
+	uint8_t buf[256];
+	size_t n = 0;
+	const uint8_t *d;
+	size_t len;
+
+	n += encode_frame(buf + n, 1, 9, true, "p1", 2);
+	n += encode_frame(buf + n, 0, 1, true, "frag", 4);
+	n += encode_frame(buf + n, 1, 10, true, "", 0); /* a pong between */
+	n += encode_frame(buf + n, 1, 0, true, "mented", 6);
+	n += encode_frame(buf + n, 1, 2, true, "", 0);
+	setup(&f, 0, 0);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_eq(write(f.fd, buf + i, 1), 1);
+		event_base_loop(f.base, EVLOOP_NONBLOCK);
+		event_base_loop(f.base, EVLOOP_NONBLOCK);
+	}
+	pump(&f, 20);
+	ck_assert_int_eq(f.rec.ended, 0);
+	ck_assert_int_eq(f.rec.messages, 2);
+	ck_assert(f.rec.binary); /* the empty one came last */
+	ck_assert_uint_eq(f.rec.sum, fnv((const uint8_t *)"fragmented", 10));
+	ck_assert_int_eq(server_frame(&f, 0, &d, &len), 10);
+	ck_assert_uint_eq(len, 2);
+	ck_assert_mem_eq(d, "p1", 2);
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(many_frames_in_one_write_are_all_read)
+{
+	struct fixture f;
+	static uint8_t buf[40000];
+	size_t n = 0;
+	uint32_t want = 2166136261u;
+	char m[32];
+
+	for (int i = 0; i < 1000; i++) {
+		int l = snprintf(m, sizeof(m), "message %d", i);
+
+		n += encode_frame(buf + n, 1, 1, true, m, (size_t)l);
+		for (int k = 0; k < l; k++) {
+			want = (want ^ (uint8_t)m[k]) * 16777619u;
+		}
+	}
+	setup(&f, 0, 0);
+	f.rec.echo = true;
+	ck_assert_int_eq(write(f.fd, buf, n), (ssize_t)n);
+	pump(&f, 50);
+	ck_assert_int_eq(f.rec.messages, 1000);
+	ck_assert_uint_eq(f.rec.sum, want);
+	ck_assert_int_eq(f.rec.ended, 0);
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(connections_interleaving_partial_frames_keep_their_bytes)
+{
+	struct fixture a, b;
+	static uint8_t big[9000];
+	uint8_t fa[9100], fb[64];
+	size_t na, nb;
+
+	for (size_t i = 0; i < sizeof(big); i++) {
+		big[i] = (uint8_t)(i ^ (i >> 8));
+	}
+	na = encode_frame(fa, 1, 2, true, big, sizeof(big));
+	nb = encode_frame(fb, 1, 1, true, "from b", 6);
+	setup(&a, 0, 0);
+	setup(&b, 0, 0);
+	/* a stops inside its frame's header, then inside its payload, with
+	 * b's whole frames read in between */
+	ck_assert_int_eq(write(a.fd, fa, 3), 3);
+	pump(&a, 5);
+	ck_assert_int_eq(write(b.fd, fb, nb), (ssize_t)nb);
+	pump(&b, 5);
+	ck_assert_int_eq(write(a.fd, fa + 3, 5000), 5000);
+	pump(&a, 5);
+	ck_assert_int_eq(write(b.fd, fb, nb), (ssize_t)nb);
+	pump(&b, 5);
+	ck_assert_int_eq(write(a.fd, fa + 5003, na - 5003),
+	                 (ssize_t)(na - 5003));
+	pump(&a, 20);
+	ck_assert_int_eq(a.rec.messages, 1);
+	ck_assert_uint_eq(a.rec.sum, fnv(big, sizeof(big)));
+	ck_assert_int_eq(b.rec.messages, 2);
+	ck_assert_mem_eq(b.rec.msg, "from b", 6);
+	ck_assert_int_eq(a.rec.ended + b.rec.ended, 0);
+	teardown(&a);
+	teardown(&b);
+}
+END_TEST
+
+START_TEST(a_frame_built_once_reads_the_same_on_every_connection)
+{
+	struct fixture a, b;
+	struct sc_ws_frame fr = {0};
+	static char text[300];
+	const uint8_t *d;
+	size_t len;
+
+	memset(text, 'q', sizeof(text));
+	setup(&a, 0, 0);
+	setup(&b, 0, 0);
+	sc_ws_frame_set(&fr, false, "short", 5);
+	sc_ws_frame_set(&fr, false, text, sizeof(text)); /* reused */
+	ck_assert_uint_eq(fr.payload, sizeof(text));
+	ck_assert_int_eq(sc_ws_send_frame(a.ws, &fr), SC_OK);
+	ck_assert_int_eq(sc_ws_send_frame(b.ws, &fr), SC_OK);
+	ck_assert_int_eq(sc_ws_send(b.ws, false, text, sizeof(text)), SC_OK);
+	pump(&a, 10);
+	pump(&b, 10);
+	ck_assert_int_eq(server_frame(&a, 0, &d, &len), 1);
+	ck_assert_uint_eq(len, sizeof(text));
+	ck_assert_mem_eq(d, text, sizeof(text));
+	/* the same bytes sc_ws_send writes */
+	ck_assert_uint_eq(b.inlen, 2 * fr.len);
+	ck_assert_mem_eq(b.in, fr.buf, fr.len);
+	ck_assert_mem_eq(b.in + fr.len, fr.buf, fr.len);
+	sc_ws_frame_release(&fr);
+	teardown(&a);
+	teardown(&b);
+}
+END_TEST
+
+START_TEST(sends_in_one_loop_turn_leave_in_order)
+{
+	struct fixture f;
+	char m[16];
+	const uint8_t *d;
+	size_t len;
+
+	setup(&f, 0, 0);
+	for (int i = 0; i < 500; i++) {
+		int l = snprintf(m, sizeof(m), "%d", i);
+
+		ck_assert_int_eq(sc_ws_send(f.ws, false, m, (size_t)l), SC_OK);
+	}
+	ck_assert_uint_gt(sc_ws_unsent(f.ws), 0); /* written from the loop */
+	pump(&f, 20);
+	ck_assert_uint_eq(sc_ws_unsent(f.ws), 0);
+	for (int i = 0; i < 500; i++) {
+		int l = snprintf(m, sizeof(m), "%d", i);
+
+		ck_assert_int_eq(server_frame(&f, i, &d, &len), 1);
+		ck_assert_uint_eq(len, (size_t)l);
+		ck_assert_mem_eq(d, m, len);
+	}
+	teardown(&f);
+}
+END_TEST
+
 static Suite *
 ws_suite(void)
 {
@@ -516,6 +720,14 @@ ws_suite(void)
 	tcase_add_test(tc, a_client_that_does_not_read_is_dropped);
 	tcase_add_test(tc, a_vanished_peer_is_reported_as_eof);
 	tcase_add_test(tc, sends_past_the_message_limit_are_refused);
+	tcase_add_test(tc, a_message_larger_than_one_read_arrives_whole);
+	tcase_add_test(tc, frames_arriving_a_byte_at_a_time_are_read_right);
+	tcase_add_test(tc, many_frames_in_one_write_are_all_read);
+	tcase_add_test(
+	    tc, connections_interleaving_partial_frames_keep_their_bytes);
+	tcase_add_test(tc,
+	               a_frame_built_once_reads_the_same_on_every_connection);
+	tcase_add_test(tc, sends_in_one_loop_turn_leave_in_order);
 	suite_add_tcase(s, tc);
 	return s;
 }
