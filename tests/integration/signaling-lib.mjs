@@ -168,6 +168,18 @@ export async function callOk(socket, event, payload, timeoutMs) {
 
 /* An ack {ok:false, error:{code, message}} with code (a string or list);
  * returns the error. */
+/* Join an event's room (the socket has an Inbox, as connect gives it): the
+ * ack, which has no users, with the users of the active_users event that
+ * came before it on the same connection (the list is sent once). */
+export async function joinRoom(socket, eventId) {
+	const r = await callOk(socket, 'join_event_room', { eventId });
+	assert.equal(r.users, undefined, 'the list is not in the ack too');
+	const lists = socket.inbox.all('active_users',
+		(x) => x.eventId === eventId);
+	assert.ok(lists.length > 0, 'active_users came before the ack');
+	return { ...r, users: lists.at(-1).users };
+}
+
 export async function callErr(socket, event, payload, code, timeoutMs) {
 	const r = await call(socket, event, payload, timeoutMs);
 	assert.equal(r?.ok, false, `${event} ${JSON.stringify(payload)} -> ` +

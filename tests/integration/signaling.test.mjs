@@ -18,7 +18,7 @@ import {
 } from './lib.mjs';
 import {
 	assertAckError, assertMessage, call, callErr, callOk, closeAll,
-	closeCode, connect, connectError, frame, rawSocket, restarter,
+	closeCode, connect, connectError, frame, joinRoom, rawSocket, restarter,
 	sioRoutes, sioUrl,
 } from './signaling-lib.mjs';
 
@@ -42,7 +42,7 @@ async function room(n, prefix) {
 	return { ev, users, sockets };
 }
 
-const join = (s, ev) => callOk(s, 'join_event_room', { eventId: ev.id });
+const join = (s, ev) => joinRoom(s, ev.id);
 
 /* ---- connecting ---------------------------------------------------------- */
 
