@@ -18,9 +18,15 @@
 // 2 CPUs). Signaling is restarted (deploy/local.sh stop-service and
 // start-service) and a fresh reference started for every size, so the RSS
 // a size adds is not memory an earlier size left in the allocator.
-// Latency is measured in this one client process, so at large rooms it
-// includes the time this process needs to read every copy (the "client"
-// column: the share of one CPU this process used in the phase).
+// The receivers are spread over SC_BENCH_SIO_WORKERS (4) worker threads
+// (tests/bench/sio-receivers.mjs), the senders in the main thread, so one
+// event loop does not read a whole room's copies in turn; the "client"
+// column is the CPU this process (all its threads) used in the phase, in
+// CPUs. On a 2-CPU machine the clients still share the CPUs with the
+// server, so latencies include waiting for a CPU. Then a hold run:
+// SC_BENCH_SIO_HOLD (10000; 0 skips it) connections that join nothing,
+// held for 10 s against each server: connect rate, RSS per connection and
+// that every one of them is still connected.
 import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,8 +34,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
-import { io } from 'socket.io-client';
+import { Group, clock } from './sio-receivers.mjs';
 
 import { Client, createEvent, joinEvent, localSh, login, register }
 	from '../integration/lib.mjs';
@@ -43,9 +50,11 @@ const SENDERS = 5;
 const BURST_PER_SENDER = 200;
 const STEADY_RATE = 20;     // messages/s, all senders together
 const STEADY_SECONDS = 10;
-const CONNECT_CONCURRENCY = 100;
 const SETUP_CONCURRENCY = 16;
 const DRAIN_TIMEOUT_MS = 60000;
+const WORKERS = Math.max(1, Number(process.env.SC_BENCH_SIO_WORKERS ?? 4));
+const HOLD = Math.max(0, Number(process.env.SC_BENCH_SIO_HOLD ?? 10000));
+const HOLD_SECONDS = 10;
 const CLK_TCK = 100;        // sysconf(_SC_CLK_TCK) on Linux
 const PASSWORD = 'bench password 0123';
 
@@ -149,6 +158,19 @@ async function daemonUsers(n) {
 	return { eventId: ev.id, tokens };
 }
 
+/* n access tokens for users who joined nothing (the hold run), minted
+ * with the suite's key; null without it. */
+function holdTokens(n) {
+	const key = suiteKey();
+	if (key === null) {
+		return null;
+	}
+	const base = 2e12 + crypto.randomInt(1e6) * 1e5;
+	const run = crypto.randomBytes(3).toString('hex');
+	return Array.from({ length: n },
+		(_, i) => mintToken(key, base + i, `sh${run}-${i}`));
+}
+
 /* ---- the reference ------------------------------------------------------ */
 
 async function startReference() {
@@ -183,18 +205,66 @@ async function startReference() {
 
 /* ---- one load run ------------------------------------------------------- */
 
-function connectOne(url, token) {
-	return new Promise((resolve, reject) => {
-		const s = io(url, {
-			forceNew: true, reconnection: false, transports: ['websocket'],
-			auth: { token }, timeout: 20000,
+/* A group of sockets in a worker thread (sio-receivers.mjs), with the
+ * Group's methods called as call(op, ...args). */
+class Remote {
+	constructor(url, tokens) {
+		this.waiting = new Map();
+		this.next = 1;
+		this.w = new Worker(new URL('./sio-receivers.mjs', import.meta.url),
+			{ workerData: { url, tokens } });
+		this.w.on('message', ({ id, result, error }) => {
+			const p = this.waiting.get(id);
+			this.waiting.delete(id);
+			if (error !== undefined) {
+				p.reject(new Error(error));
+			} else {
+				p.resolve(result);
+			}
 		});
-		s.once('connect', () => resolve(s));
-		s.once('connect_error', (e) => {
-			s.close();
-			reject(new Error(`connect: ${e.message}`));
+		this.w.on('error', (e) => {
+			for (const p of this.waiting.values()) {
+				p.reject(e);
+			}
+			this.waiting.clear();
 		});
-	});
+	}
+
+	call(op, ...args) {
+		return new Promise((resolve, reject) => {
+			const id = this.next++;
+			this.waiting.set(id, { resolve, reject });
+			this.w.postMessage({ id, op, args });
+		});
+	}
+
+	stop() {
+		return this.w.terminate();
+	}
+}
+
+/* The senders' group, in this thread, with Remote's interface. */
+class Local {
+	constructor(url, tokens) {
+		this.group = new Group(url, tokens);
+	}
+
+	async call(op, ...args) {
+		return this.group[op](...args);
+	}
+
+	async stop() {}
+}
+
+/* tokens in `parts` slices of near equal size (none empty). */
+function split(tokens, parts) {
+	const out = [];
+	const k = Math.min(parts, tokens.length);
+	for (let j = 0; j < k; j++) {
+		out.push(tokens.slice(Math.floor((j * tokens.length) / k),
+			Math.floor(((j + 1) * tokens.length) / k)));
+	}
+	return out;
 }
 
 function quantile(sorted, q) {
@@ -205,8 +275,8 @@ function quantile(sorted, q) {
 		Math.floor(q * sorted.length))];
 }
 
-/* The share of one CPU this process used since cpuUsage() gave `since`
- * at performance.now() `t0` (1: the client is what limits the phase). */
+/* The share of one CPU this process (all its threads) used since
+ * cpuUsage() gave `since` at performance.now() `t0`. */
 function clientShare(since, t0) {
 	const u = process.cpuUsage(since);
 	return (u.user + u.system) / 1000 / (performance.now() - t0);
@@ -219,144 +289,151 @@ function ackOk(what, r) {
 	return r;
 }
 
-/* Counts, per phase, what every socket received, with latencies. */
-class Phase {
-	constructor(name, n, messages) {
-		this.name = name;
-		this.expected = messages * (n - 1);
-		this.got = 0;
-		this.lat = new Float64Array(this.expected + 16);
-		this.perSocket = new Int32Array(n);
-		this.lastAt = 0;
-		this.stray = 0;
-		this.done = null;
-		this.finished = new Promise((r) => { this.done = r; });
-	}
-
-	record(i, sentAt, now) {
-		if (this.got < this.lat.length) {
-			this.lat[this.got] = now - sentAt;
+/* Every group's counts of one phase, joined in token order. */
+async function collect(groups, expected, t0) {
+	const deadline = performance.now() + DRAIN_TIMEOUT_MS;
+	for (;;) {
+		const counts = await Promise.all(groups.map((g) => g.call('count')));
+		const got = counts.reduce((a, c) => a + c.got, 0);
+		if (got >= expected || performance.now() > deadline) {
+			break;
 		}
-		this.got++;
-		this.perSocket[i]++;
-		this.lastAt = now;
-		if (this.got === this.expected) {
-			this.done();
-		}
+		await sleep(20);
 	}
+	await sleep(200); // late duplicates or strays
+	const reports = await Promise.all(groups.map((g) => g.call('report')));
+	const lat = new Float64Array(reports.reduce((a, r) => a + r.got, 0));
+	const perSocket = [];
+	let off = 0;
+	let got = 0;
+	let stray = 0;
+	let lastAt = t0;
+	for (const r of reports) {
+		lat.set(r.lat, off);
+		off += r.lat.length;
+		got += r.got;
+		stray += r.stray;
+		lastAt = Math.max(lastAt, r.lastAt);
+		perSocket.push(...r.perSocket);
+	}
+	return { expected, got, stray, lastAt, lat, perSocket };
 }
 
 async function load(target, n, eventId, tokens) {
 	const before = procStats(target.pid);
-	const sockets = new Array(n);
-	const t0 = performance.now();
-	await pool(n, CONNECT_CONCURRENCY, async (i) => {
-		sockets[i] = await connectOne(target.url, tokens[i]);
-	});
-	const connectS = (performance.now() - t0) / 1000;
-	let phase = null;
-	for (let i = 0; i < n; i++) {
-		sockets[i].on('event_message', (m) => {
-			const now = performance.now();
-			const c = typeof m?.content === 'string'
-				? m.content.split('|') : [];
-			if (phase === null || c[0] !== phase.name) {
-				if (phase !== null) {
-					phase.stray++;
-				}
-				return;
-			}
-			phase.record(i, Number(c[2]), now);
-		});
-	}
-	await pool(n, CONNECT_CONCURRENCY, async (i) => {
-		ackOk('join_event_room', await sockets[i].timeout(30000)
-			.emitWithAck('join_event_room', { eventId }));
-	});
-	await sleep(1000); // the presence events of the joins settle
-	const joined = procStats(target.pid);
-	const senders = sockets.slice(0, SENDERS);
-	const send = async (s, name, k) => {
-		ackOk('send_event_message', await s.timeout(30000).emitWithAck(
-			'send_event_message', { eventId,
-				content: `${name}|${k}|${performance.now()}` }));
-	};
-	const wait = async (p) => {
-		const t = setTimeout(() => p.done(), DRAIN_TIMEOUT_MS);
-		await p.finished;
-		clearTimeout(t);
-		await sleep(200); // late duplicates or strays
-	};
-
-	// burst: every sender as fast as its acks allow (the phases are said
-	// as they start, for a profiler to catch them)
-	say(`${target.name} N=${n}: burst`);
-	phase = new Phase('burst', n, SENDERS * BURST_PER_SENDER);
-	const burst = phase;
-	const cpu0 = procStats(target.pid).cpu;
-	const cc0 = process.cpuUsage();
-	const tb = performance.now();
-	await Promise.all(senders.map(async (s, j) => {
-		for (let k = 0; k < BURST_PER_SENDER; k++) {
-			await send(s, 'burst', `${j}.${k}`);
-		}
-	}));
-	await wait(burst);
-	const burstCpu = procStats(target.pid).cpu - cpu0;
-	const burstS = (burst.lastAt - tb) / 1000;
-	const burstClient = clientShare(cc0, tb);
-
-	// steady: STEADY_RATE messages/s over the senders in turn
-	say(`${target.name} N=${n}: steady`);
-	phase = new Phase('steady', n, STEADY_RATE * STEADY_SECONDS);
-	const steady = phase;
-	const cpu1 = procStats(target.pid).cpu;
-	const cc1 = process.cpuUsage();
-	const ts = performance.now();
-	const acks = [];
-	for (let k = 0; k < STEADY_RATE * STEADY_SECONDS; k++) {
-		const due = ts + (k * 1000) / STEADY_RATE;
-		const d = due - performance.now();
-		if (d > 0) {
-			await sleep(d);
-		}
-		acks.push(send(senders[k % SENDERS], 'steady', String(k)));
-	}
-	await Promise.all(acks);
-	await wait(steady);
-	const steadyCpu = procStats(target.pid).cpu - cpu1;
-	const steadyS = (steady.lastAt - ts) / 1000;
-	const steadyClient = clientShare(cc1, ts);
-
-	for (const s of sockets) {
-		s.close();
-	}
-	await sleep(500);
-
-	const sum = (p, cpu, secs, client) => {
-		const lat = p.lat.subarray(0, Math.min(p.got, p.lat.length)).sort();
-		// each socket gets every message but its own ones
-		const sent = p.expected / (n - 1);
-		let bad = 0;
-		for (let i = 0; i < n; i++) {
-			const own = i < SENDERS ? sent / SENDERS : 0;
-			if (p.perSocket[i] !== sent - own) {
-				bad++;
-			}
-		}
-		return {
-			expected: p.expected, got: p.got, stray: p.stray,
-			badSockets: bad, cpu, perS: p.got / secs, client,
-			perCpuS: cpu > 0 ? p.got / cpu : Infinity,
-			p50: quantile(lat, 0.5), p99: quantile(lat, 0.99),
+	const senderGroup = new Local(target.url, tokens.slice(0, SENDERS));
+	const groups = [senderGroup, ...split(tokens.slice(SENDERS, n), WORKERS)
+		.map((t) => new Remote(target.url, t))];
+	const senders = senderGroup.group;
+	try {
+		await Promise.all(groups.map((g) => g.call('alive'))); // started
+		const t0 = performance.now();
+		await Promise.all(groups.map((g) => g.call('connect')));
+		const connectS = (performance.now() - t0) / 1000;
+		await Promise.all(groups.map((g) => g.call('join', eventId)));
+		await sleep(1000); // the presence events of the joins settle
+		const joined = procStats(target.pid);
+		const send = async (s, name, k) => {
+			ackOk('send_event_message', await s.timeout(30000).emitWithAck(
+				'send_event_message', { eventId,
+					content: `${name}|${k}|${clock()}` }));
 		};
-	};
+		const phase = async (name, messages, drive) => {
+			// the phases are said as they start, for a profiler to
+			// catch them
+			say(`${target.name} N=${n}: ${name}`);
+			await Promise.all(groups.map((g) => g.call('startPhase', name,
+				messages * SENDERS)));
+			const cpu0 = procStats(target.pid).cpu;
+			const cc0 = process.cpuUsage();
+			const tp = performance.now();
+			const t0c = clock();
+			await drive();
+			const p = await collect(groups, messages * (n - 1), t0c);
+			const cpu = procStats(target.pid).cpu - cpu0;
+			return summarize(p, n, messages, cpu,
+				(p.lastAt - t0c) / 1000, clientShare(cc0, tp));
+		};
+
+		// burst: every sender as fast as its acks allow
+		const burst = await phase('burst', SENDERS * BURST_PER_SENDER,
+			() => Promise.all(senders.sockets.map(async (s, j) => {
+				for (let k = 0; k < BURST_PER_SENDER; k++) {
+					await send(s, 'burst', `${j}.${k}`);
+				}
+			})));
+
+		// steady: STEADY_RATE messages/s over the senders in turn
+		const steady = await phase('steady', STEADY_RATE * STEADY_SECONDS,
+			async () => {
+				const ts = performance.now();
+				const acks = [];
+				for (let k = 0; k < STEADY_RATE * STEADY_SECONDS; k++) {
+					const d = ts + (k * 1000) / STEADY_RATE - performance.now();
+					if (d > 0) {
+						await sleep(d);
+					}
+					acks.push(send(senders.sockets[k % SENDERS], 'steady',
+						String(k)));
+				}
+				await Promise.all(acks);
+			});
+		return {
+			n, connectRate: n / connectS,
+			rssPerConn: (joined.rss - before.rss) / n, burst, steady,
+		};
+	} finally {
+		await Promise.all(groups.map((g) => g.call('close')));
+		await Promise.all(groups.map((g) => g.stop()));
+		await sleep(500);
+	}
+}
+
+/* One phase's counts: every socket gets every message but its own. */
+function summarize(p, n, messages, cpu, secs, client) {
+	const lat = p.lat.sort();
+	let bad = 0;
+	for (let i = 0; i < n; i++) {
+		const own = i < SENDERS ? messages / SENDERS : 0;
+		if (p.perSocket[i] !== messages - own) {
+			bad++;
+		}
+	}
 	return {
-		n, connectRate: n / connectS,
-		rssPerConn: (joined.rss - before.rss) / n,
-		burst: sum(burst, burstCpu, burstS, burstClient),
-		steady: sum(steady, steadyCpu, steadyS, steadyClient),
+		expected: p.expected, got: p.got, stray: p.stray,
+		badSockets: bad, cpu, perS: p.got / secs, client,
+		perCpuS: cpu > 0 ? p.got / cpu : Infinity,
+		p50: quantile(lat, 0.5), p99: quantile(lat, 0.99),
 	};
+}
+
+/* n connections held with nothing to do: how fast they connect, what each
+ * costs the server, and whether all are still there after HOLD_SECONDS
+ * (several of the server's heartbeats when SC_SIO_PING_INTERVAL_MS is
+ * short; at least the connection timers' and the accept path's worth). */
+async function hold(target, tokens) {
+	const n = tokens.length;
+	const before = procStats(target.pid);
+	const groups = split(tokens, WORKERS).map((t) => new Remote(target.url, t));
+	try {
+		await Promise.all(groups.map((g) => g.call('alive'))); // started
+		const t0 = performance.now();
+		await Promise.all(groups.map((g) => g.call('connect')));
+		const connectS = (performance.now() - t0) / 1000;
+		await sleep(HOLD_SECONDS * 1000);
+		const alive = await Promise.all(groups.map((g) => g.call('alive')));
+		const held = procStats(target.pid);
+		return {
+			server: target.name, n, connectRate: n / connectS,
+			rssPerConn: (held.rss - before.rss) / n,
+			connected: alive.reduce((a, x) => a + x.connected, 0),
+			disconnects: alive.reduce((a, x) => a + x.disconnects, 0),
+		};
+	} finally {
+		await Promise.all(groups.map((g) => g.call('close')));
+		await Promise.all(groups.map((g) => g.stop()));
+		await sleep(500);
+	}
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -484,14 +561,52 @@ async function main() {
 			ref.child.kill('SIGTERM');
 		}
 	}
+	const holds = [];
+	if (HOLD > 0) {
+		const htokens = holdTokens(HOLD);
+		if (htokens === null) {
+			say(`hold: skipped (${HOLD} users need the suite's key; ` +
+				'SC_BENCH_SIO_REGISTER=1 registers them through auth)');
+		} else {
+			await localSh('stop-service', 'signaling');
+			await localSh('start-service', 'signaling');
+			ours.pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+			const ref = await startReference();
+			try {
+				for (const [target, toks] of [[ours, htokens],
+					[ref, htokens.map((_, i) => `ref-${i}`)]]) {
+					t = performance.now();
+					const h = await hold(target, toks);
+					holds.push(h);
+					say(`${target.name}: held ${h.connected} of ${h.n} ` +
+						`connections for ${HOLD_SECONDS} s ` +
+						`(${h.disconnects} dropped), ` +
+						`${f1(h.rssPerConn / 1024)} KB each, in ` +
+						`${secondsSince(t)} s`);
+					if (h.connected !== h.n || h.disconnects !== 0) {
+						failed = true;
+					}
+				}
+			} finally {
+				ref.child.kill('SIGTERM');
+			}
+		}
+	}
 	printTable(results);
 	for (const n of SIZES) {
 		const of = (name) => results.find((r) => r.n === n &&
 			r.server === name);
 		printRatios(of('signaling'), of('socket.io'));
 	}
+	if (holds.length === 2) {
+		const [a, b] = holds;
+		say(`hold ${a.n}: ${a.connected} / ${b.connected} held, ` +
+			`${k0(a.connectRate)} / ${k0(b.connectRate)} connections/s, ` +
+			`${f1(a.rssPerConn / 1024)} / ${f1(b.rssPerConn / 1024)} KB ` +
+			`RSS each (signaling / socket.io; goal: 10,000 held, <= 8 KB)`);
+	}
 	if (failed) {
-		say('FAILED: messages were lost');
+		say('FAILED: messages were lost or connections dropped');
 		process.exit(1);
 	}
 	say('zero loss: every message reached every other client in the room');
