@@ -26,7 +26,10 @@
 // server, so latencies include waiting for a CPU. Then a hold run:
 // SC_BENCH_SIO_HOLD (10000; 0 skips it) connections that join nothing,
 // held for 10 s against each server: connect rate, RSS per connection and
-// that every one of them is still connected.
+// that every one of them is still connected. "us/deliv" is the server's
+// CPU per delivery, "user" its user-space part; the rest is the kernel's,
+// mostly TCP over loopback, where the sender's write also runs the
+// receiving side's TCP and wakes the reader.
 import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -68,16 +71,18 @@ function skip(why) {
 
 /* ---- /proc -------------------------------------------------------------- */
 
-/* {cpu: user+system seconds, rss: bytes} of a process. */
+/* {cpu: user+system seconds, user: user seconds, rss: bytes} of a
+ * process. */
 function procStats(pid) {
 	const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
 	// the fields after "(comm)": state is field 3, utime 14, stime 15
 	const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-	const cpu = (Number(f[11]) + Number(f[12])) / CLK_TCK;
+	const user = Number(f[11]) / CLK_TCK;
+	const cpu = user + Number(f[12]) / CLK_TCK;
 	const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
 	const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
 	const rss = m === null ? NaN : Number(m[1]) * 1024;
-	return { cpu, rss };
+	return { cpu, user, rss };
 }
 
 /* ---- setup of the daemon's users ---------------------------------------- */
@@ -344,15 +349,16 @@ async function load(target, n, eventId, tokens) {
 			say(`${target.name} N=${n}: ${name}`);
 			await Promise.all(groups.map((g) => g.call('startPhase', name,
 				messages * SENDERS)));
-			const cpu0 = procStats(target.pid).cpu;
+			const s0 = procStats(target.pid);
 			const cc0 = process.cpuUsage();
 			const tp = performance.now();
 			const t0c = clock();
 			await drive();
 			const p = await collect(groups, messages * (n - 1), t0c);
-			const cpu = procStats(target.pid).cpu - cpu0;
-			return summarize(p, n, messages, cpu,
-				(p.lastAt - t0c) / 1000, clientShare(cc0, tp));
+			const s1 = procStats(target.pid);
+			return summarize(p, n, messages, s1.cpu - s0.cpu,
+				s1.user - s0.user, (p.lastAt - t0c) / 1000,
+				clientShare(cc0, tp));
 		};
 
 		// burst: every sender as fast as its acks allow
@@ -390,7 +396,7 @@ async function load(target, n, eventId, tokens) {
 }
 
 /* One phase's counts: every socket gets every message but its own. */
-function summarize(p, n, messages, cpu, secs, client) {
+function summarize(p, n, messages, cpu, user, secs, client) {
 	const lat = p.lat.sort();
 	let bad = 0;
 	for (let i = 0; i < n; i++) {
@@ -403,6 +409,7 @@ function summarize(p, n, messages, cpu, secs, client) {
 		expected: p.expected, got: p.got, stray: p.stray,
 		badSockets: bad, cpu, perS: p.got / secs, client,
 		perCpuS: cpu > 0 ? p.got / cpu : Infinity,
+		userUs: p.got > 0 ? (user * 1e6) / p.got : NaN,
 		p50: quantile(lat, 0.5), p99: quantile(lat, 0.99),
 	};
 }
@@ -448,17 +455,17 @@ function row(cells, widths) {
 }
 
 function printTable(results) {
-	const widths = [10, 5, 7, 8, 7, 9, 7, 7, 6, 9, 7, 5];
+	const widths = [10, 5, 7, 8, 7, 9, 7, 7, 6, 9, 7, 7, 5];
 	console.log('');
 	console.log(row(['server', 'N', 'conn/s', 'KB/conn', 'phase',
-		'deliv/s', 'p50 ms', 'p99 ms', 'cpu s', 'us/deliv', 'client',
+		'deliv/s', 'p50 ms', 'p99 ms', 'cpu s', 'us/deliv', 'user', 'client',
 		'lost'], widths));
 	for (const r of results) {
 		for (const ph of ['burst', 'steady']) {
 			const p = r[ph];
 			console.log(row([r.server, r.n, k0(r.connectRate),
 				f1(r.rssPerConn / 1024), ph, k0(p.perS), f2(p.p50),
-				f2(p.p99), f2(p.cpu), f2(1e6 / p.perCpuS),
+				f2(p.p99), f2(p.cpu), f2(1e6 / p.perCpuS), f2(p.userUs),
 				`${Math.round(p.client * 100)}%`, p.expected - p.got],
 			widths));
 		}
@@ -476,7 +483,8 @@ function printRatios(ours, ref) {
 			`${k0(a.perCpuS)} / ${k0(b.perCpuS)} = ` +
 			`${ratio(a.perCpuS, b.perCpuS)}x (goal >= 5x); ` +
 			`CPU per delivery ${f2(1e6 / a.perCpuS)} us / ` +
-			`${f2(1e6 / b.perCpuS)} us; p99 ${f2(a.p99)} / ${f2(b.p99)} ms ` +
+			`${f2(1e6 / b.perCpuS)} us, of which user space ` +
+			`${f2(a.userUs)} / ${f2(b.userUs)} us; p99 ${f2(a.p99)} / ${f2(b.p99)} ms ` +
 			`= ${ratio(a.p99, b.p99)}`);
 	}
 	say(`  RSS per connection ${f1(ours.rssPerConn / 1024)} / ` +
