@@ -408,6 +408,68 @@ describe('protocol errors: clear, answered with `error`, never a hang', () => {
       expect(JSON.parse(out[out.length - 1]).t).toBe('error');
     }
   });
+
+  // Counts of chunks a channel's worker took (the channel in a worker):
+  // checked like chunks.
+  test('counted chunks: progress, and an end after all of them verifies', async () => {
+    const chunks = [bytes(400, 1), bytes(400, 2), bytes(200, 3)];
+    const whole = new Uint8Array(1000);
+    chunks.forEach((c, i) => whole.set(c, i * 400));
+    const x = lone({ createStore: async () => ({ kind: 'worker',
+      error: null,
+      write() {
+        throw new Error('not on this path');
+      },
+      digest: async () => sha(whole),
+      close: async () => new File([whole], 'a.mp4'),
+      abort: async () => {},
+    }) });
+    x.r.handle(meta());
+    await x.r.accept();
+    x.r.arrived(800, { count: 2, largest: 400, smallest: 400 });
+    expect(x.r.received).toBe(800);
+    expect(x.r.snapshot().progress.bytes).toBe(800);
+    x.r.arrived(200, { count: 1, largest: 200, smallest: 200 });
+    x.r.handle(encode('end', { id: 'T1', size: 1000, sha256: sha(whole) }));
+    await until(() => x.r.terminal);
+    expect(x.r.state).toBe('done');
+    expect(JSON.parse(x.out[x.out.length - 1])).toMatchObject({ t: 'verdict',
+      ok: true });
+  });
+
+  test('counted chunks before accept', () => {
+    const x = lone();
+    x.r.handle(meta());
+    x.r.arrived(10, { count: 1, largest: 10, smallest: 10 });
+    expectError(x, 'unexpected_message');
+  });
+
+  test('a counted chunk bigger than announced', async () => {
+    const x = await accepted();
+    x.r.arrived(801, { count: 2, largest: 401, smallest: 400 });
+    expectError(x, 'too_large');
+  });
+
+  test('a counted empty chunk', async () => {
+    const x = await accepted();
+    x.r.arrived(400, { count: 2, largest: 400, smallest: 0 });
+    expectError(x, 'too_large');
+  });
+
+  test('more counted bytes than the size', async () => {
+    const x = await accepted();
+    x.r.arrived(800, { count: 2, largest: 400, smallest: 400 });
+    x.r.arrived(201, { count: 1, largest: 201, smallest: 201 });
+    expectError(x, 'too_large');
+  });
+
+  test('counts after the end are ignored once failed', async () => {
+    const x = await accepted();
+    x.r.handle('nonsense');
+    expectError(x, 'malformed');
+    x.r.arrived(400, { count: 1, largest: 400, smallest: 400 });
+    expect(x.fatal()).toBe(1);
+  });
 });
 
 describe('lost connections and silence', () => {

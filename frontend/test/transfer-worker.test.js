@@ -167,7 +167,7 @@ describe('the worker, receiving', () => {
   test('into OPFS through a sync access handle: hashed and written in order', async () => {
     const fs = syncStorage();
     const w = await worker({ storage: fs.storage });
-    const data = bytes(10 * MiB + 11, 2);
+    const data = bytes(34 * MiB + 11, 2);
     w.send({ op: 'open', entry: 'spotlight-transfer-x', size: data.byteLength });
     expect((await w.next((m) => m.reply === 'open')).kind).toBe('opfs');
     for (let off = 0; off < data.byteLength; off += 256 * 1024) {
@@ -179,9 +179,8 @@ describe('the worker, receiving', () => {
     const { file } = await w.next((m) => m.reply === 'close');
     expect(sameBytes(new Uint8Array(await file.arrayBuffer()), data)).toBe(true);
     expect(fs.files.has('spotlight-transfer-x')).toBe(true);
-    // 4 MiB writes, the rest at close; the file grown ahead of them (at
-    // least 16 MiB at a time, never past the announced size)
-    expect(fs.sizes).toEqual([4 * MiB, 4 * MiB, 2 * MiB + 11]);
+    // 16 MiB writes, the rest at close; the file sized ahead of them, once
+    expect(fs.sizes).toEqual([16 * MiB, 16 * MiB, 2 * MiB + 11]);
     expect(fs.truncates).toEqual([0, data.byteLength]);
     expect(file.size).toBe(data.byteLength);
   });
@@ -207,7 +206,7 @@ describe('the worker, receiving', () => {
     expect(sameBytes(new Uint8Array(await file.arrayBuffer()), data)).toBe(true);
   });
 
-  test('a big file is grown by doubling, not write by write', async () => {
+  test('a big file is sized once to the announced size, not write by write, and cut to what came', async () => {
     const fs = syncStorage();
     const w = await worker({ storage: fs.storage });
     w.send({ op: 'open', entry: 'big', size: 100 * MiB });
@@ -218,7 +217,12 @@ describe('the worker, receiving', () => {
     }
     w.send({ op: 'digest' });
     await w.next((m) => m.reply === 'digest');
-    expect(fs.truncates).toEqual([0, 16 * MiB, 32 * MiB, 64 * MiB]);
+    expect(fs.truncates).toEqual([0, 100 * MiB]);
+    expect(fs.sizes).toEqual([16 * MiB, 16 * MiB]);
+    w.send({ op: 'close' });
+    const { file } = await w.next((m) => m.reply === 'close');
+    expect(file.size).toBe(40 * MiB);
+    expect(fs.truncates).toEqual([0, 100 * MiB, 40 * MiB]);
   });
 
   test('without OPFS: in memory', async () => {
@@ -257,9 +261,9 @@ describe('the worker, receiving', () => {
   test('a failed disk write is reported once, refuses what follows, and abort still cleans up', async () => {
     const fs = syncStorage({ failAt: 2 });
     const w = await worker({ storage: fs.storage });
-    w.send({ op: 'open', entry: 'f', size: 20 * MiB });
+    w.send({ op: 'open', entry: 'f', size: 64 * MiB });
     await w.next((m) => m.reply === 'open');
-    for (let i = 0; i < 12; i += 1) {
+    for (let i = 0; i < 40; i += 1) {
       w.send({ op: 'write', data: new ArrayBuffer(MiB) });
     }
     const e = await w.next((m) => m.op === 'error');
@@ -276,5 +280,186 @@ describe('the worker, receiving', () => {
     const w = await worker();
     w.send({ op: 'launch' });
     expect((await w.next((m) => m.op === 'error')).message).toMatch(/unknown/);
+  });
+});
+
+// A data channel as the worker sees one once the page transferred it:
+// sends are recorded (and counted in bufferedAmount until drain() takes
+// them off); the test delivers messages with arrive().
+function workerChannel() {
+  const dc = {
+    readyState: 'connecting',
+    bufferedAmount: 0,
+    bufferedAmountLowThreshold: 0,
+    binaryType: 'blob',
+    sent: [],
+    maxBuffered: 0,
+    closed: false,
+    onopen: null,
+    onclose: null,
+    onmessage: null,
+    onbufferedamountlow: null,
+    send(d) {
+      if (dc.readyState !== 'open') {
+        throw new Error('InvalidStateError');
+      }
+      const copy = typeof d === 'string' ? d : d.slice();
+      dc.sent.push(copy);
+      dc.bufferedAmount += typeof d === 'string' ? d.length : d.byteLength;
+      dc.maxBuffered = Math.max(dc.maxBuffered, dc.bufferedAmount);
+    },
+    close() {
+      dc.closed = true;
+      dc.readyState = 'closed';
+      dc.onclose?.({});
+    },
+    open() {
+      dc.readyState = 'open';
+      dc.onopen?.({});
+    },
+    arrive(data) {
+      dc.onmessage?.({ data });
+    },
+    // The queue goes out: the low event when it crosses the threshold.
+    drain() {
+      const was = dc.bufferedAmount;
+      dc.bufferedAmount = 0;
+      if (was > dc.bufferedAmountLowThreshold) {
+        dc.onbufferedamountlow?.({});
+      }
+    },
+  };
+  return dc;
+}
+
+const chEvents = (w, ev) => w.out.filter((m) => m.op === 'ch' && m.ev === ev);
+
+describe('the worker holding the channel', () => {
+  test('control messages go to the page in order, after the counts of the chunks before them; the chunks go to the store', async () => {
+    const fs = syncStorage();
+    const w = await worker({ storage: fs.storage });
+    const dc = workerChannel();
+    w.send({ op: 'channel', dc });
+    expect(dc.binaryType).toBe('arraybuffer');
+    // (Chromium can deliver a message before the open event.)
+    dc.arrive('{"t":"meta"}');
+    expect(w.out.map((m) => m.ev)).toEqual(['open', 'text']);
+    dc.open();
+    expect(chEvents(w, 'open').length).toBe(1);
+    const data = bytes(5 * MiB + 9, 6);
+    w.send({ op: 'open', entry: 'ch', size: data.byteLength,
+      chunkSize: 256 * 1024 });
+    await w.next((m) => m.reply === 'open');
+    for (let off = 0; off < data.byteLength; off += 256 * 1024) {
+      dc.arrive(data.slice(off, off + 256 * 1024).buffer);
+    }
+    dc.arrive('{"t":"end"}');
+    const after = w.out.filter((m) => m.op === 'ch').map((m) => m.ev);
+    expect(after.slice(-4)).toEqual(['arrived', 'arrived', 'arrived', 'text']);
+    const counts = chEvents(w, 'arrived');
+    expect(counts.map((m) => m.bytes)).toEqual([2 * MiB, 2 * MiB, MiB + 9]);
+    expect(counts[2]).toMatchObject({ count: 5, largest: 256 * 1024,
+      smallest: 9 });
+    w.send({ op: 'digest' });
+    expect((await w.next((m) => m.reply === 'digest')).sha256).toBe(sha(data));
+    // The store's close is not the channel's.
+    w.send({ op: 'close' });
+    const { file } = await w.next((m) => m.reply === 'close');
+    expect(sameBytes(new Uint8Array(await file.arrayBuffer()), data)).toBe(true);
+    expect(dc.closed).toBe(false);
+    w.send({ op: 'chsend', data: '{"t":"verdict"}' });
+    expect(dc.sent).toEqual(['{"t":"verdict"}']);
+    w.send({ op: 'chclose' });
+    expect(dc.closed).toBe(true);
+    expect(chEvents(w, 'close').length).toBe(1);
+  });
+
+  test('chunks no store takes are counted, never written', async () => {
+    const fs = syncStorage();
+    const w = await worker({ storage: fs.storage });
+    const dc = workerChannel();
+    w.send({ op: 'channel', dc });
+    dc.open();
+    dc.arrive(new ArrayBuffer(100));
+    dc.arrive('{"t":"x"}');
+    expect(chEvents(w, 'arrived')[0]).toMatchObject({ bytes: 100, count: 1 });
+    w.send({ op: 'open', entry: 'small', size: 1000, chunkSize: 400 });
+    await w.next((m) => m.reply === 'open');
+    dc.arrive(new ArrayBuffer(401)); // bigger than announced
+    dc.arrive(new ArrayBuffer(400));
+    dc.arrive(new ArrayBuffer(400));
+    dc.arrive(new ArrayBuffer(300)); // past the size
+    dc.arrive('{"t":"end"}');
+    expect(chEvents(w, 'arrived')[1]).toMatchObject({ bytes: 1501, count: 4,
+      largest: 401, smallest: 300 });
+    w.send({ op: 'close' });
+    const { file } = await w.next((m) => m.reply === 'close');
+    expect(file.size).toBe(800);
+  });
+
+  test('a file sent from here: within the water marks, whole, hashed', async () => {
+    const w = await worker();
+    const dc = workerChannel();
+    w.send({ op: 'channel', dc });
+    dc.open();
+    const data = bytes(9 * MiB + 5, 12);
+    w.send({ op: 'sendfile', file: new Blob([data]), chunkSize: 256 * 1024,
+      blockSize: MiB, low: MiB, high: 2 * MiB });
+    let reply = null;
+    while (reply === null) {
+      await new Promise((r) => setTimeout(r, 1));
+      dc.drain();
+      reply = w.out.find((m) => m.reply === 'sendfile') ?? null;
+    }
+    expect(reply.error).toBeUndefined();
+    expect(reply.sha256).toBe(sha(data));
+    expect(reply.sent).toBe(data.byteLength);
+    expect(dc.bufferedAmountLowThreshold).toBe(MiB);
+    expect(dc.maxBuffered).toBeLessThanOrEqual(2 * MiB);
+    expect(dc.sent.every((c) => c.byteLength <= 256 * 1024)).toBe(true);
+    const got = new Uint8Array(await new Blob(dc.sent).arrayBuffer());
+    expect(sameBytes(got, data)).toBe(true);
+    const sent = chEvents(w, 'sent').map((m) => m.sent);
+    expect(sent.length).toBe(10);
+    expect(sent[sent.length - 1]).toBe(data.byteLength);
+  });
+
+  test('a control message while a file is being sent stops it first', async () => {
+    const w = await worker();
+    const dc = workerChannel();
+    w.send({ op: 'channel', dc });
+    dc.open();
+    w.send({ op: 'sendfile', file: new Blob([bytes(8 * MiB, 1)]),
+      chunkSize: 256 * 1024, blockSize: MiB, low: MiB, high: 2 * MiB });
+    await until(() => dc.bufferedAmount >= 1.5 * MiB);
+    w.send({ op: 'chsend', data: '{"t":"cancel"}' });
+    const reply = await w.next((m) => m.reply === 'sendfile');
+    expect(reply).toMatchObject({ stopped: true, closed: false });
+    dc.drain();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(dc.sent[dc.sent.length - 1]).toBe('{"t":"cancel"}');
+  });
+
+  test('the channel closing stops a file being sent', async () => {
+    const w = await worker();
+    const dc = workerChannel();
+    w.send({ op: 'channel', dc });
+    dc.open();
+    w.send({ op: 'sendfile', file: new Blob([bytes(8 * MiB, 1)]),
+      chunkSize: 256 * 1024, blockSize: MiB, low: MiB, high: 2 * MiB });
+    await until(() => dc.bufferedAmount >= 1.5 * MiB);
+    dc.close();
+    const reply = await w.next((m) => m.reply === 'sendfile');
+    expect(reply).toMatchObject({ stopped: false, closed: true });
+  });
+
+  test('a poll answers with the send queue', async () => {
+    const w = await worker();
+    const dc = workerChannel();
+    w.send({ op: 'channel', dc });
+    dc.open();
+    dc.bufferedAmount = 1234;
+    w.send({ op: 'chpoll' });
+    expect(chEvents(w, 'buffered')[0].buffered).toBe(1234);
   });
 });

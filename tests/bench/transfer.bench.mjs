@@ -32,7 +32,8 @@
 //  pages' renderers; A.browser, B.NetworkService, A.gpu-process...: each
 //  browser's own shared processes, A the sender's and B the receiver's; a
 //  worker's thread is counted though it ends with its transfer, up to its
-//  last 200 ms sample), the app's CPU per byte over the raw channel's (on
+//  last 200 ms sample) and, thread by thread, what each app run spent over
+//  the raw run before it, the app's CPU per byte over the raw channel's (on
 //  a machine whose cores are all busy, throughput goes as its inverse, and
 //  outside load biases it less than the MB/s ratio), the RSS of the
 //  sender's and receiver's renderers before and at the peak
@@ -257,6 +258,13 @@ function threadSampler() {
 // largest, the renderers named by `roles` (Map pid -> 'tx'|'rx'), threads
 // of one name summed (e.g. the ThreadPool workers).
 function cpuBreakdown(before, after, roles, top = 40) {
+	const sums = cpuSums(before, after, roles);
+	return [...sums].sort((a, b) => b[1] - a[1]).slice(0, top)
+		.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+}
+
+// The sums behind cpuBreakdown(): Map "role:thread" -> CPU seconds.
+function cpuSums(before, after, roles) {
 	const sums = new Map();
 	for (const [k, t] of after) {
 		const d = t.cpu - (before.get(k)?.cpu ?? 0);
@@ -269,8 +277,16 @@ function cpuBreakdown(before, after, roles, top = 40) {
 		const key = `${who}:${name}`;
 		sums.set(key, (sums.get(key) ?? 0) + d);
 	}
-	return [...sums].sort((a, b) => b[1] - a[1]).slice(0, top)
-		.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+	return sums;
+}
+
+// Where an app run spent more (or less) than the raw run before it:
+// "role:thread +s" for differences of 0.1 s or more, largest first.
+function cpuOverRaw(app, raw) {
+	const keys = new Set([...app.keys(), ...raw.keys()]);
+	return [...keys].map((k) => [k, (app.get(k) ?? 0) - (raw.get(k) ?? 0)])
+		.filter(([, d]) => Math.abs(d) >= 0.1).sort((a, b) => b[1] - a[1])
+		.map(([k, d]) => `${k} ${d > 0 ? '+' : ''}${d.toFixed(1)}`).join(', ');
 }
 
 /* ---- Chromium's memory ------------------------------------------------------ */
@@ -301,7 +317,20 @@ function renderers() {
 // (A browser with an on-disk profile keeps a spare renderer ready and
 // hands it to the next tab, starting a new spare: the renderers that
 // appear when a tab opens are not the tab's.)
+// (Tried up to three times: another tab still settling can blur it.)
 async function rendererOf(page) {
+	for (let attempt = 1; ; attempt += 1) {
+		try {
+			return await rendererOnce(page);
+		} catch (e) {
+			if (attempt >= 3) {
+				throw e;
+			}
+		}
+	}
+}
+
+async function rendererOnce(page) {
 	const times = () => {
 		const cpu = cpuTimes();
 		return new Map([...renderers().keys()].map((p) => [p, cpu.get(p)]));
@@ -438,11 +467,13 @@ async function rawRun(phones, url) {
 		}, { answer, total: BYTES, chunk: CHUNK, low: LOW, high: HIGH });
 		const done = await rx.evaluate(() => window.raw.done);
 		const cpu = cpuSpent(cpu0, cpuTimes());
-		const threads = cpuBreakdown(threads0, sampler.stop(), roles);
+		const threads1 = sampler.stop();
+		const threads = cpuBreakdown(threads0, threads1, roles);
+		const sums = cpuSums(threads0, threads1, roles);
 		const peak = await tx.evaluate(() => window.raw.sending);
 		const s = (done.t1 - started.t0) / 1000;
 		return { seconds: s, bps: done.got / s, maxMessageSize: started.max,
-			peakBuffered: peak, cpu, threads };
+			peakBuffered: peak, cpu, threads, sums };
 	} finally {
 		await Promise.all(pages.map((p) => p.close()));
 	}
@@ -565,7 +596,9 @@ async function appRun(setup, m, file, sha256) {
 	const cpu = cpuSpent(cpu0, cpuTimes());
 	const roles = new Map([...setup.senderPids.map((p) => [p, 'tx']),
 		...setup.receiverPids.map((p) => [p, 'rx'])]);
-	const threads = cpuBreakdown(threads0, sampler.stop(), roles);
+	const threads1 = sampler.stop();
+	const threads = cpuBreakdown(threads0, threads1, roles);
+	const sums = cpuSums(threads0, threads1, roles);
 	const { start, peak } = mem.stop();
 	const role = (pids) => ({
 		start: Math.max(0, ...pids.map((p) => start.get(p) ?? 0)),
@@ -598,7 +631,7 @@ async function appRun(setup, m, file, sha256) {
 		throw new Error('the saved file does not hash to the SHA-256 sent');
 	}
 	return { appSeconds: secs, wallSeconds: wall, storage, memory, workers,
-		cpu, threads };
+		cpu, threads, sums };
 }
 
 /* ---- main ------------------------------------------------------------------- */
@@ -689,6 +722,7 @@ async function main() {
 				`Chromium CPU ${f1(a.cpu)} s (${f1(a.cpu / (BYTES / 100 / MB))} s ` +
 				'per 100 MB)');
 			say(`  CPU s by thread: ${a.threads}`);
+			say(`  CPU s over raw run ${i + 1}: ${cpuOverRaw(a.sums, r.sums)}`);
 			say(`  renderer RSS, before -> peak: receiver ` +
 				`${mib(a.memory.receiver.start)} -> ${mib(a.memory.receiver.peak)}, ` +
 				`sender ${mib(a.memory.sender.start)} -> ` +

@@ -23,7 +23,8 @@
 
 import { chunkSizeForConnection } from './chunking.js';
 import { createSource as defaultCreateSource,
-  createStore as defaultCreateStore } from './pipeline.js';
+  createStore as defaultCreateStore,
+  prepareChannelWorker } from './pipeline.js';
 import { newTransferId, sanitizeFileName } from './protocol.js';
 import { throttle } from './progress.js';
 import { ReceiverSession, SenderSession, TERMINAL } from './session.js';
@@ -74,6 +75,10 @@ export class TransferController {
         undefined : defaultCreateStore),
       createHasher: env.createHasher,
       createSink: env.createSink,
+      // A worker to take the channel itself (pipeline.js), where the
+      // browser can transfer one; not with a test's RTCPeerConnection.
+      prepareChannel: env.prepareChannel ?? (env.RTCPeerConnection ||
+        env.createHasher || env.createSink ? null : prepareChannelWorker),
       URL: env.URL ?? globalThis.URL,
       connectTimeoutMs: env.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
       newId: env.newId ?? newTransferId,
@@ -256,10 +261,15 @@ export class TransferController {
     }
     const conn = { sid, role, pc: null, dc: null, session: null,
       remoteSet: false, pendingRemote: [], localReady: false,
-      pendingLocal: [], timer: null, ticker: null, closed: false };
+      pendingLocal: [], timer: null, ticker: null, closed: false,
+      worker: null };
     this.conn = conn;
-    const iceServers = await this.iceServers();
+    const prepare = this.env.prepareChannel;
+    const [iceServers, worker] = await Promise.all([this.iceServers(),
+      prepare ? prepare().catch(() => null) : null]);
+    conn.worker = worker;
     if (conn !== this.conn || this.disposed) {
+      worker?.dispose();
       return null;
     }
     try {
@@ -323,9 +333,18 @@ export class TransferController {
     }
   }
 
+  // (Called in the task that created or received `dc`: the channel's
+  // worker, if any, takes it here.)
   wireChannel(conn, dc) {
-    conn.dc = dc;
     dc.binaryType = 'arraybuffer';
+    const proxy = conn.worker?.adopt(dc) ?? null;
+    conn.worker?.dispose();
+    conn.worker = null;
+    if (proxy) {
+      dc = proxy;
+      dc.onarrived = (bytes, counts) => conn.session?.arrived?.(bytes, counts);
+    }
+    conn.dc = dc;
     const opened = () => {
       if (conn !== this.conn || conn.session) {
         return;
@@ -357,15 +376,19 @@ export class TransferController {
     };
     const onFatal = () => this.closeConn(conn, { flush: true });
     if (conn.role === 'send') {
-      conn.session = new SenderSession({ channel: conn.dc, file: conn.file,
+      const dc = conn.dc;
+      conn.session = new SenderSession({ channel: dc, file: conn.file,
         id: conn.sid, chunkSize: chunkSizeForConnection(conn.pc),
-        createSource: this.env.createSource,
+        createSource: dc.createSource ? (f, cs) => dc.createSource(f, cs) :
+          this.env.createSource,
         createHasher: this.env.createHasher, onChange, onFatal });
       conn.ticker = setInterval(() => conn.session.tick(), 250);
       conn.session.start();
     } else {
-      conn.session = new ReceiverSession({ send: (d) => conn.dc.send(d),
-        createStore: this.env.createStore, createSink: this.env.createSink,
+      const dc = conn.dc;
+      conn.session = new ReceiverSession({ send: (d) => dc.send(d),
+        createStore: dc.createStore ? (info) => dc.createStore(info) :
+          this.env.createStore, createSink: this.env.createSink,
         createHasher: this.env.createHasher, onChange, onFatal });
       this.setState({ phase: 'connecting', role: 'receive' });
     }
@@ -455,6 +478,8 @@ export class TransferController {
       return;
     }
     conn.closed = true;
+    conn.worker?.dispose();
+    conn.worker = null;
     clearTimeout(conn.timer);
     clearInterval(conn.ticker);
     const close = () => {

@@ -7,12 +7,21 @@
 // copy); elsewhere, and whenever the worker cannot start, on the main thread
 // (chunking.js + hash.js + sink.js). Tests use the main-thread ones.
 //
+// Where the browser can transfer an RTCDataChannel to a worker (Chromium
+// can), the channel itself goes there (prepareChannelWorker, then adopt()
+// on the channel as it is created or received): the chunks then never
+// touch the page's thread; the page gets a ChannelProxy that carries the
+// control messages, counts of what arrived and the send queue's size.
+//
 //   source: {chunks: async iterable of Uint8Array, digest(): Promise<hex>,
-//            close()}
+//            close()}, or, on a ChannelProxy, {chunks: null,
+//            send({low, high, signal, onSent(total)}): Promise<bytes sent>,
+//            digest(), close()}
 //   store:  {kind: 'opfs'|'memory', error, write(Uint8Array),
 //            digest(): Promise<hex> (of everything written),
 //            close(): Promise<File>, abort(): Promise, discard(): Promise}
 
+import { AbortedError, ChannelClosedError } from './backpressure.js';
 import { readChunks, splitBlock } from './chunking.js';
 import { createHasher } from './hash.js';
 import { createSink, OPFS_PREFIX } from './sink.js';
@@ -106,9 +115,11 @@ function startWorker() {
       onOther(m);
     }
   };
+  let onCrash = () => {};
   worker.onerror = (e) => {
     e.preventDefault?.();
     fail(new Error(e.message || 'the transfer worker failed'));
+    onCrash();
   };
   return {
     post: (msg, transfer) => worker.postMessage(msg, transfer ?? []),
@@ -128,6 +139,9 @@ function startWorker() {
     },
     set onOther(fn) {
       onOther = fn;
+    },
+    set onCrash(fn) {
+      onCrash = fn;
     },
     get failure() {
       return failure;
@@ -204,16 +218,27 @@ export async function workerSource(file, chunkSize) {
 // WRITE_BATCH at a time (the rest before digest and close), hashed and
 // written to OPFS through a synchronous access handle, or kept there in
 // memory.
-export async function workerStore(info) {
-  const w = startWorker();
+// With `shared` (a ChannelProxy's worker) the chunks come from the channel
+// in the worker, write() is not used, and the worker is the proxy's to end.
+export async function workerStore(info, { shared = null } = {}) {
+  const w = shared ?? startWorker();
   if (w === null) {
     return null;
   }
+  const terminate = () => {
+    if (!shared) {
+      w.terminate();
+    }
+  };
   const entry = `${OPFS_PREFIX}${info.id}`;
   let opened;
   try {
-    opened = await w.ask({ op: 'open', entry, size: info.size });
-  } catch {
+    opened = await w.ask({ op: 'open', entry, size: info.size,
+      chunkSize: info.chunkSize });
+  } catch (e) {
+    if (shared) {
+      throw e;
+    }
     w.terminate();
     return null;
   }
@@ -228,11 +253,13 @@ export async function workerStore(info) {
       w.post({ op: 'write', data: list }, list);
     }
   };
-  w.onOther = (m) => {
-    if (m?.op === 'error') {
-      error ??= new Error(m.message);
-    }
-  };
+  if (!shared) {
+    w.onOther = (m) => {
+      if (m?.op === 'error') {
+        error ??= new Error(m.message);
+      }
+    };
+  }
   const removeEntry = async () => {
     try {
       const dir = await navigator.storage.getDirectory();
@@ -271,7 +298,7 @@ export async function workerStore(info) {
         state = 'closed';
         return new File([m.file], info.name, { type: info.type || m.file.type });
       } finally {
-        w.terminate();
+        terminate();
       }
     },
     async abort() {
@@ -286,13 +313,262 @@ export async function workerStore(info) {
       } catch {
         // the worker is gone; the entry is removed below either way
       } finally {
-        w.terminate();
+        terminate();
       }
       if (opened.kind === 'opfs') {
         await removeEntry();
       }
     },
     discard: () => (opened.kind === 'opfs' ? removeEntry() : Promise.resolve()),
+  };
+}
+
+/* ---- the channel in the worker ---------------------------------------- */
+
+// A ChannelProxy asks its worker for bufferedAmount at most this often.
+const POLL_MS = 50;
+const now = () => globalThis.performance?.now?.() ?? Date.now();
+
+// What a ChannelProxy's worker does after the page lets go of the channel
+// (its close, or the partner's): a moment for the last message to leave.
+const RELEASE_MS = 2000;
+
+// The page's side of a channel transferred to the worker: what session.js
+// and controller.js use of an RTCDataChannel (readyState, bufferedAmount,
+// send(text), close(), onopen, onclose, onmessage (control messages only),
+// 'bufferedamountlow' and 'close' listeners), plus onarrived(bytes,
+// {count, largest, smallest}) for the binary messages the worker took,
+// createSource() and createStore() in the same worker.
+export class ChannelProxy {
+  constructor(w, label) {
+    this.w = w;
+    this.label = label;
+    this.readyState = 'connecting';
+    this.binaryType = 'arraybuffer';
+    this.bufferedAmountLowThreshold = 0;
+    this.buffered = 0;
+    this.sent = 0;
+    this.polling = false;
+    this.heardAt = -Infinity;
+    this.onopen = null;
+    this.onclose = null;
+    this.onmessage = null;
+    this.onarrived = null;
+    this.onsent = null;
+    this.listeners = { bufferedamountlow: new Set(), close: new Set() };
+    this.storeError = null;
+    this.released = false;
+    w.onOther = (m) => this.fromWorker(m);
+    w.onCrash = () => this.closed();
+  }
+
+  fromWorker(m) {
+    if (m?.op === 'error') {
+      this.storeError ??= new Error(m.message);
+      return;
+    }
+    if (m?.op !== 'ch') {
+      return;
+    }
+    this.setBuffered(m.buffered);
+    if (Number.isFinite(m.sent) && m.sent !== this.sent) {
+      this.sent = m.sent;
+      this.onsent?.(m.sent);
+    }
+    switch (m.ev) {
+      case 'open':
+        if (this.readyState === 'connecting') {
+          this.readyState = 'open';
+          this.onopen?.({ type: 'open' });
+        }
+        break;
+      case 'close':
+        this.closed();
+        break;
+      case 'text':
+        this.onmessage?.({ type: 'message', data: m.data });
+        break;
+      case 'arrived':
+        this.onarrived?.(m.bytes, { count: m.count, largest: m.largest,
+          smallest: m.smallest });
+        break;
+      default:
+        break;
+    }
+  }
+
+  setBuffered(n) {
+    if (!Number.isFinite(n)) {
+      return;
+    }
+    const was = this.buffered;
+    this.buffered = n;
+    this.polling = false;
+    this.heardAt = now();
+    if (was > this.bufferedAmountLowThreshold &&
+      n <= this.bufferedAmountLowThreshold) {
+      for (const fn of [...this.listeners.bufferedamountlow]) {
+        fn({ type: 'bufferedamountlow' });
+      }
+    }
+  }
+
+  closed() {
+    if (this.readyState === 'closed') {
+      return;
+    }
+    this.readyState = 'closed';
+    for (const fn of [...this.listeners.close]) {
+      fn({ type: 'close' });
+    }
+    this.onclose?.({ type: 'close' });
+    this.release();
+  }
+
+  // The last value the worker told (asking it for a fresh one when that is
+  // older than POLL_MS: reading it must not start a stream of messages).
+  get bufferedAmount() {
+    if (!this.polling && this.readyState === 'open' &&
+      now() - this.heardAt >= POLL_MS) {
+      this.polling = true;
+      this.w.post({ op: 'chpoll' });
+    }
+    return this.buffered;
+  }
+
+  addEventListener(type, fn) {
+    this.listeners[type]?.add(fn);
+  }
+
+  removeEventListener(type, fn) {
+    this.listeners[type]?.delete(fn);
+  }
+
+  send(data) {
+    if (this.readyState !== 'open') {
+      const e = new Error('InvalidStateError: the channel is not open');
+      e.name = 'InvalidStateError';
+      throw e;
+    }
+    if (typeof data !== 'string') {
+      throw new TypeError('only control messages go through the page');
+    }
+    this.buffered += data.length;
+    this.w.post({ op: 'chsend', data });
+  }
+
+  close() {
+    if (this.readyState !== 'closed') {
+      this.readyState = 'closing';
+      this.w.post({ op: 'chclose' });
+    }
+    this.release();
+  }
+
+  release() {
+    if (!this.released) {
+      this.released = true;
+      setTimeout(() => this.w.terminate(), RELEASE_MS);
+    }
+  }
+
+  // The sender's source: the worker reads, sends and hashes the file.
+  createSource(file, chunkSize) {
+    let sha = null;
+    return {
+      kind: 'channel-worker',
+      chunks: null,
+      send: async ({ low, high, signal, onSent = () => {} }) => {
+        if (signal?.aborted) {
+          throw new AbortedError();
+        }
+        const stop = () => this.w.post({ op: 'stop' });
+        signal?.addEventListener('abort', stop);
+        this.onsent = onSent;
+        try {
+          const m = await this.w.ask({ op: 'sendfile', file, chunkSize,
+            blockSize: chunkSize * CHANNEL_BLOCK_CHUNKS, low, high });
+          this.setBuffered(m.buffered);
+          if (m.stopped) {
+            throw new AbortedError();
+          }
+          if (m.closed) {
+            throw new ChannelClosedError();
+          }
+          if (m.error) {
+            throw new Error(m.error);
+          }
+          sha = m.sha256;
+          onSent(m.sent);
+          return m.sent;
+        } finally {
+          this.onsent = null;
+          signal?.removeEventListener('abort', stop);
+        }
+      },
+      async digest() {
+        if (sha === null) {
+          throw new Error('the file was not read to its end');
+        }
+        return sha;
+      },
+      close() {},
+    };
+  }
+
+  // The receiver's store: the worker writes what the channel brings.
+  async createStore(info) {
+    const store = await workerStore(info, { shared: this.w });
+    const proxy = this;
+    return Object.create(store, {
+      error: { get: () => proxy.storeError ?? proxy.w.failure },
+      write: { value: () => {
+        throw new Error('the chunks go to the worker');
+      } },
+    });
+  }
+}
+
+// The sender reads this many chunks at a time when the worker sends.
+const CHANNEL_BLOCK_CHUNKS = 16;
+
+// A worker ready to take a channel: {adopt(dc): ChannelProxy, or null when
+// the browser cannot transfer it (dc is then untouched), dispose()}; null
+// when no worker starts. Call adopt() in the task that created or received
+// the channel.
+export async function prepareChannelWorker() {
+  if (typeof RTCDataChannel === 'undefined') {
+    return null;
+  }
+  const w = startWorker();
+  if (w === null) {
+    return null;
+  }
+  try {
+    await w.ask({ op: 'ping' });
+  } catch {
+    w.terminate();
+    return null;
+  }
+  let used = false;
+  return {
+    adopt(dc) {
+      if (used) {
+        return null;
+      }
+      try {
+        w.post({ op: 'channel', dc }, [dc]);
+      } catch {
+        return null;
+      }
+      used = true;
+      return new ChannelProxy(w, dc.label);
+    },
+    dispose() {
+      if (!used) {
+        w.terminate();
+      }
+    },
   };
 }
 

@@ -294,15 +294,25 @@ export class SenderSession extends Session {
   async pump() {
     this.abort = new AbortController();
     try {
-      await sendWithBackpressure(this.channel, this.source.chunks, {
-        low: this.low,
-        high: this.high,
-        signal: this.abort.signal,
-        onSent: (n) => {
-          this.sent += n;
-          this.tick();
-        },
-      });
+      if (typeof this.source.send === 'function') {
+        // The source sends by itself (the channel is in its worker).
+        await this.source.send({ low: this.low, high: this.high,
+          signal: this.abort.signal,
+          onSent: (total) => {
+            this.sent = total;
+            this.tick();
+          } });
+      } else {
+        await sendWithBackpressure(this.channel, this.source.chunks, {
+          low: this.low,
+          high: this.high,
+          signal: this.abort.signal,
+          onSent: (n) => {
+            this.sent += n;
+            this.tick();
+          },
+        });
+      }
       // The end message, too, waits for room under the high mark.
       while (this.state === 'sending' &&
         this.channel.bufferedAmount + 512 > this.high) {
@@ -467,22 +477,46 @@ export class ReceiverSession extends Session {
   }
 
   chunk(data) {
+    this.check(data.byteLength, data.byteLength, data.byteLength);
+    // (A worker store takes the buffer over: count it first.)
+    this.received += data.byteLength;
+    this.store.write(data);
+    this.stored();
+  }
+
+  // Binary messages that the channel's worker took (and stored, when they
+  // fit): `bytes` in all, {count, largest, smallest} of them.
+  arrived(bytes, { largest = bytes, smallest = bytes } = {}) {
+    if (this.terminal) {
+      return;
+    }
+    try {
+      this.check(bytes, largest, smallest);
+    } catch (e) {
+      this.protocolError(e);
+      return;
+    }
+    this.received += bytes;
+    this.stored();
+  }
+
+  check(bytes, largest, smallest) {
     if (this.state !== 'receiving') {
       throw new ProtocolError(ERR.UNEXPECTED_MESSAGE,
         `binary data while ${this.state}`);
     }
-    if (data.byteLength === 0 || data.byteLength > this.chunkSize) {
-      throw new ProtocolError(ERR.TOO_LARGE, `a chunk of ${data.byteLength} ` +
+    if (smallest === 0 || largest > this.chunkSize) {
+      const n = smallest === 0 ? 0 : largest;
+      throw new ProtocolError(ERR.TOO_LARGE, `a chunk of ${n} ` +
         `bytes (the sender announced at most ${this.chunkSize})`);
     }
-    const n = data.byteLength;
-    if (this.received + n > this.info.size) {
+    if (this.received + bytes > this.info.size) {
       throw new ProtocolError(ERR.TOO_LARGE, `more than the ${this.info.size} ` +
         'bytes announced');
     }
-    // (A worker store takes the buffer over: count it first.)
-    this.received += n;
-    this.store.write(data);
+  }
+
+  stored() {
     if (this.store.error) {
       this.storageFailed(this.store.error);
       return;
@@ -568,7 +602,8 @@ export class ReceiverSession extends Session {
     this.set('accepting');
     let store;
     try {
-      store = await this.createStore({ ...this.info, id: this.id });
+      store = await this.createStore({ ...this.info, id: this.id,
+        chunkSize: this.chunkSize });
     } catch (e) {
       if (this.state === 'accepting') {
         this.storageFailed(e);
