@@ -877,7 +877,6 @@ handshake(struct sc_eio_server *srv, struct eio_conn *c, bool polling,
 			session_end(s, "transport error", 0, SC_WS_NORMAL);
 			return;
 		}
-		sc_ws_use_flusher(s->ws, srv->flusher);
 		sc_ws_send(s->ws, false, open, (size_t)n);
 	}
 	if (srv->cbs.on_open != NULL) {
@@ -899,7 +898,6 @@ upgrade_request(struct sc_eio_server *srv, struct sc_eio_socket *s,
 	if (ws == NULL) {
 		return;
 	}
-	sc_ws_use_flusher(ws, srv->flusher);
 	if (s->state != S_OPEN || !s->polling || s->upgrade != U_NONE) {
 		sc_ws_close(ws, SC_WS_NORMAL, NULL);
 		return;
@@ -1062,6 +1060,7 @@ sc_eio_server_new(struct sc_eio_listener *l, const struct sc_eio_opts *opts,
 	srv->ws_opts.max_output = srv->max_buffered;
 	srv->ws_opts.linger = eio_listener_linger(l);
 	srv->flusher = sc_ws_flusher_new(base);
+	srv->ws_opts.flusher = srv->flusher;
 	srv->nbuckets = 64;
 	srv->table = sc_calloc(srv->nbuckets, sizeof(*srv->table));
 	srv->flush_ev = event_new(base, -1, 0, flush_cb, srv);

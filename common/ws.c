@@ -92,7 +92,8 @@ struct sc_ws {
 	size_t max_message;
 	size_t max_output;
 	struct sc_ws_linger *linger;
-	struct event *defer; /* from the loop: flush output, report a drop */
+	struct event *defer; /* from the loop: flush output, report a drop;
+	                        made when first needed */
 	struct sc_ws_flusher *flusher; /* borrowed; NULL: defer flushes */
 	struct sc_ws *fprev, *fnext;   /* on flusher->head's list */
 	struct rx *rx;                 /* while a frame is partly read */
@@ -202,6 +203,23 @@ frame_out(struct evbuffer *out, struct sc_ws_frame *frame, int op,
 
 /* ---- output -------------------------------------------------------- */
 
+static void defer_cb(evutil_socket_t fd, short what, void *arg);
+
+/* ws's own event for work from the loop, made at its first use (with a
+ * flusher, only a drop needs it). */
+static struct event *
+defer_ev(struct sc_ws *ws)
+{
+	if (ws->defer == NULL) {
+		ws->defer = event_new(bufferevent_get_base(ws->bev), -1, 0,
+		                      defer_cb, ws);
+		if (ws->defer == NULL) {
+			sc_oom();
+		}
+	}
+	return ws->defer;
+}
+
 /* Off the flusher's list (nothing to write, or no more writing). */
 static void
 unqueue(struct sc_ws *ws)
@@ -211,7 +229,7 @@ unqueue(struct sc_ws *ws)
 	}
 	ws->flush_pending = false;
 	if (ws->flusher == NULL) {
-		event_del(ws->defer);
+		event_del(defer_ev(ws));
 		return;
 	}
 	if (ws->fprev != NULL) {
@@ -236,7 +254,7 @@ schedule_flush(struct sc_ws *ws)
 	}
 	ws->flush_pending = true;
 	if (f == NULL) {
-		event_active(ws->defer, EV_WRITE, 1);
+		event_active(defer_ev(ws), EV_WRITE, 1);
 		return;
 	}
 	ws->fprev = NULL;
@@ -427,7 +445,7 @@ drop_slow(struct sc_ws *ws)
 	ws->code = SC_WS_POLICY;
 	unqueue(ws);
 	bufferevent_disable(ws->bev, EV_READ | EV_WRITE);
-	event_active(ws->defer, EV_TIMEOUT, 1);
+	event_active(defer_ev(ws), EV_TIMEOUT, 1);
 }
 
 /* The peer broke the protocol: close with code, report it. */
@@ -829,16 +847,10 @@ sc_ws_new(struct bufferevent *bev, const struct sc_ws_opts *opts,
 	                     ? opts->max_output
 	                     : WS_DEFAULT_MAX_OUTPUT;
 	ws->linger = opts != NULL ? opts->linger : NULL;
+	ws->flusher = opts != NULL ? opts->flusher : NULL;
 	/* on a socket we write; on anything else (a bufferevent pair) the
 	 * bufferevent writes as usual */
 	ws->direct = bufferevent_getfd(bev) >= 0;
-	ws->defer = event_new(bufferevent_get_base(bev), -1, 0, defer_cb, ws);
-	if (ws->defer == NULL) {
-		sc_log_error(NULL, "cannot start websocket: no event");
-		bufferevent_free(bev);
-		free(ws);
-		return NULL;
-	}
 	bufferevent_setcb(bev, read_cb, write_cb, event_cb, ws);
 	bufferevent_set_timeouts(bev, NULL, NULL);
 	bufferevent_setwatermark(bev, EV_READ, 0, 0);
@@ -859,18 +871,6 @@ sc_ws_new(struct bufferevent *bev, const struct sc_ws_opts *opts,
 		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 	}
 	return ws;
-}
-
-void
-sc_ws_use_flusher(struct sc_ws *ws, struct sc_ws_flusher *f)
-{
-	bool pending = ws->flush_pending;
-
-	unqueue(ws); /* from whichever way it was pending */
-	ws->flusher = f;
-	if (pending) {
-		schedule_flush(ws);
-	}
 }
 
 /* After queueing: drop the client when past the bound. */

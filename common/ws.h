@@ -71,6 +71,10 @@ struct sc_ws_opts {
 	 * the ws); NULL: freed as soon as their output is handed to the
 	 * kernel. */
 	struct sc_ws_linger *linger;
+	/* Where the writes are gathered (borrowed, must outlive the ws; see
+	 * sc_ws_flusher_new); NULL: each connection writes at the end of its
+	 * loop turn. */
+	struct sc_ws_flusher *flusher;
 };
 
 /* The writes of many connections on one loop, gathered: a connection's
@@ -89,10 +93,6 @@ void sc_ws_flusher_free(struct sc_ws_flusher *f);
  * sc_ws_abort. NULL on failure (bev freed, logged). */
 struct sc_ws *sc_ws_new(struct bufferevent *bev, const struct sc_ws_opts *opts,
                         const struct sc_ws_cbs *cbs, void *arg);
-
-/* Gather ws's writes in f (borrowed, must outlive ws; see
- * sc_ws_flusher_new) rather than writing at the end of each loop turn. */
-void sc_ws_use_flusher(struct sc_ws *ws, struct sc_ws_flusher *f);
 
 /* Queue one message. SC_OK; SC_EAGAIN when the connection is closing or
  * was just dropped as too slow (on_end follows from the loop); SC_EINVAL

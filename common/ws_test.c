@@ -37,6 +37,7 @@ struct fixture {
 	struct rec rec;
 	uint8_t in[1 << 16];
 	size_t inlen;
+	bool shared; /* base is not the fixture's */
 };
 
 static void
@@ -70,17 +71,20 @@ on_end(struct sc_ws *ws, enum sc_ws_end why, int code, void *arg)
 
 static const struct sc_ws_cbs cbs = {on_message, on_end};
 
+/* base and flusher: NULL for a fixture of its own, else shared. */
 static void
-setup(struct fixture *f, size_t max_message, size_t max_output)
+setup_on(struct fixture *f, size_t max_message, size_t max_output,
+         struct event_base *base, struct sc_ws_flusher *flusher)
 {
 	int sv[2];
 	struct bufferevent *bev;
-	struct sc_ws_opts o = {max_message, max_output, NULL};
+	struct sc_ws_opts o = {max_message, max_output, NULL, flusher};
 
 	memset(f, 0, sizeof(*f));
 	f->rec.sum = 2166136261u;
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	f->base = event_base_new();
+	f->base = base != NULL ? base : event_base_new();
+	f->shared = base != NULL;
 	f->linger = sc_ws_linger_new(200);
 	o.linger = f->linger;
 	evutil_make_socket_nonblocking(sv[0]);
@@ -92,6 +96,12 @@ setup(struct fixture *f, size_t max_message, size_t max_output)
 }
 
 static void
+setup(struct fixture *f, size_t max_message, size_t max_output)
+{
+	setup_on(f, max_message, max_output, NULL, NULL);
+}
+
+static void
 teardown(struct fixture *f)
 {
 	if (f->rec.ended == 0 && f->ws != NULL) {
@@ -99,7 +109,9 @@ teardown(struct fixture *f)
 	}
 	sc_ws_linger_free(f->linger);
 	close(f->fd);
-	event_base_free(f->base);
+	if (!f->shared) {
+		event_base_free(f->base);
+	}
 }
 
 /* Run the loop and read what the server wrote, for about ms. */
@@ -695,6 +707,57 @@ START_TEST(sends_in_one_loop_turn_leave_in_order)
 }
 END_TEST
 
+START_TEST(a_flusher_writes_each_connection_once_its_turn_is_over)
+{
+	struct event_base *base = event_base_new();
+	struct sc_ws_flusher *fl = sc_ws_flusher_new(base);
+	struct fixture a, b;
+	const uint8_t *d;
+	size_t len;
+
+	setup_on(&a, 0, 0, base, fl);
+	setup_on(&b, 0, 0, base, fl);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(sc_ws_send(a.ws, false, "to a", 4), SC_OK);
+		ck_assert_int_eq(sc_ws_send(b.ws, true, "to b", 4), SC_OK);
+	}
+	ck_assert_uint_gt(sc_ws_unsent(a.ws), 0); /* nothing written yet */
+	pump(&a, 10);
+	pump(&b, 10);
+	ck_assert_uint_eq(sc_ws_unsent(a.ws) + sc_ws_unsent(b.ws), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(server_frame(&a, i, &d, &len), 1);
+		ck_assert_mem_eq(d, "to a", 4);
+		ck_assert_int_eq(server_frame(&b, i, &d, &len), 2);
+		ck_assert_mem_eq(d, "to b", 4);
+	}
+	/* a client of the flusher that does not read is still dropped */
+	teardown(&a);
+	{
+		struct fixture c;
+		char chunk[4096];
+		int rc = SC_OK;
+
+		memset(chunk, 'y', sizeof(chunk));
+		setup_on(&c, 0, 64 * 1024, base, fl);
+		for (int i = 0; rc == SC_OK && i < 10000; i++) {
+			rc = sc_ws_send(c.ws, true, chunk, sizeof(chunk));
+			if (i % 16 == 15) {
+				event_base_loop(base, EVLOOP_NONBLOCK);
+			}
+		}
+		ck_assert_int_eq(rc, SC_EAGAIN);
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		ck_assert_int_eq(c.rec.ended, 1);
+		ck_assert_int_eq(c.rec.why, SC_WS_END_SLOW);
+		teardown(&c);
+	}
+	teardown(&b);
+	sc_ws_flusher_free(fl);
+	event_base_free(base);
+}
+END_TEST
+
 static Suite *
 ws_suite(void)
 {
@@ -728,6 +791,8 @@ ws_suite(void)
 	tcase_add_test(tc,
 	               a_frame_built_once_reads_the_same_on_every_connection);
 	tcase_add_test(tc, sends_in_one_loop_turn_leave_in_order);
+	tcase_add_test(tc,
+	               a_flusher_writes_each_connection_once_its_turn_is_over);
 	suite_add_tcase(s, tc);
 	return s;
 }

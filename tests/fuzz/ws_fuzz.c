@@ -163,7 +163,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct bufferevent *pair[2];
-	struct sc_ws_opts opts = {MAX_MESSAGE, 0, NULL};
+	struct sc_ws_opts opts = {MAX_MESSAGE, 0, NULL, NULL};
 	struct run r = {0};
 	struct evbuffer *seen;
 	uint8_t opt;
