@@ -150,9 +150,8 @@ function startWorker() {
   };
 }
 
-// The sender's source in a worker: it reads blocks of whole chunks, hashes
-// them and transfers them here, at most READ_AHEAD ahead.
-export async function workerSource(file, chunkSize) {
+// A worker that answered a ping, or null (none starts, or it failed).
+async function answeringWorker() {
   const w = startWorker();
   if (w === null) {
     return null;
@@ -161,6 +160,16 @@ export async function workerSource(file, chunkSize) {
     await w.ask({ op: 'ping' });
   } catch {
     w.terminate();
+    return null;
+  }
+  return w;
+}
+
+// The sender's source in a worker: it reads blocks of whole chunks, hashes
+// them and transfers them here, at most READ_AHEAD ahead.
+export async function workerSource(file, chunkSize) {
+  const w = await answeringWorker();
+  if (w === null) {
     return null;
   }
   const queue = [];
@@ -540,14 +549,8 @@ export async function prepareChannelWorker() {
   if (typeof RTCDataChannel === 'undefined') {
     return null;
   }
-  const w = startWorker();
+  const w = await answeringWorker();
   if (w === null) {
-    return null;
-  }
-  try {
-    await w.ask({ op: 'ping' });
-  } catch {
-    w.terminate();
     return null;
   }
   let used = false;
