@@ -153,16 +153,6 @@ tx_cb(const uint8_t *data, size_t len, int flags, void *arg)
 	return (ssize_t)len;
 }
 
-static ssize_t
-no_recv_cb(uint8_t *buf, size_t len, int flags, void *arg)
-{
-	(void)buf;
-	(void)len;
-	(void)flags;
-	(void)arg;
-	return -1;
-}
-
 /* One unmasked frame (FIN set) of opcode op: to out, or into frame. The
  * callback takes everything, so wslay's send state is back at its start
  * when this returns and the context serves the next connection. */
@@ -181,8 +171,7 @@ frame_out(struct evbuffer *out, struct sc_ws_frame *frame, int op,
 
 	if (tx.f == NULL) {
 		static const struct wslay_frame_callbacks cbs = {
-		    .send_callback = tx_cb,
-		    .recv_callback = no_recv_cb,
+		    .send_callback = tx_cb, /* it only sends */
 		};
 
 		if (wslay_frame_context_init(&tx.f, &cbs, &tx) != 0) {
@@ -350,11 +339,19 @@ rx_take(struct sc_ws *ws)
 	ws->rx = rx;
 }
 
-/* Give ws's context back: to the pool when it holds nothing (between
- * frames, every byte handed to it given back), else freed (a connection
- * that ends mid-frame, or a context wslay failed on). */
+/* rx holds nothing of its borrower's: between frames, every byte handed
+ * to it given back as a frame. */
+static bool
+rx_empty(const struct rx *rx)
+{
+	return !rx->in_frame && rx->fed == rx->used;
+}
+
+/* Give ws's context back: to the pool when it holds nothing and may be
+ * reused, else freed (a connection that ends mid-frame, or a context
+ * wslay failed on). */
 static void
-rx_give(struct sc_ws *ws)
+rx_give(struct sc_ws *ws, bool reusable)
 {
 	struct rx *rx = ws->rx;
 
@@ -362,7 +359,7 @@ rx_give(struct sc_ws *ws)
 		return;
 	}
 	ws->rx = NULL;
-	if (!rx->in_frame && rx->fed == rx->used && rx_pooled < WS_RX_POOL) {
+	if (reusable && rx_empty(rx) && rx_pooled < WS_RX_POOL) {
 		rx->ws = NULL;
 		rx->fed = rx->used = 0;
 		rx->next = rx_pool;
@@ -380,7 +377,7 @@ static void
 free_ws(struct sc_ws *ws)
 {
 	unqueue(ws);
-	rx_give(ws);
+	rx_give(ws, true);
 	if (ws->defer != NULL) {
 		event_free(ws->defer);
 	}
@@ -739,7 +736,8 @@ frame_piece(struct sc_ws *ws, struct rx *rx, const struct wslay_frame_iocb *io)
 	return ws->state == WS_OPEN && !ws->close_sent;
 }
 
-/* Every frame the input holds, through a borrowed wslay context. */
+/* Every frame the input holds, through a borrowed wslay context, given
+ * back whenever it holds nothing of ws's. */
 static void
 read_frames(struct sc_ws *ws)
 {
@@ -757,27 +755,23 @@ read_frames(struct sc_ws *ws)
 		}
 		memset(&io, 0, sizeof(io));
 		r = wslay_frame_recv(ws->rx->f, &io);
-		if (r == WSLAY_ERR_WANT_READ) {
-			break;
-		}
-		if (r < 0) {
+		if (r < 0 && r != WSLAY_ERR_WANT_READ) {
 			/* a header wslay refused: a control frame over 125
 			 * bytes or fragmented, a length not in its shortest
 			 * form; its context is in no state to reuse */
-			ws->rx->in_frame = true;
-			rx_give(ws);
+			rx_give(ws, false);
 			fail(ws, SC_WS_PROTOCOL_ERROR);
 			return;
 		}
-		if (!frame_piece(ws, ws->rx, &io)) {
+		if (r >= 0 && !frame_piece(ws, ws->rx, &io)) {
 			return;
 		}
-		if (!ws->rx->in_frame && ws->rx->fed == ws->rx->used) {
-			rx_give(ws);
+		if (rx_empty(ws->rx)) {
+			rx_give(ws, true);
 		}
-	}
-	if (!ws->rx->in_frame && ws->rx->fed == ws->rx->used) {
-		rx_give(ws);
+		if (r == WSLAY_ERR_WANT_READ) {
+			return;
+		}
 	}
 }
 
