@@ -11,13 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/supplemental/util/platform.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 #include "signaling.h"
@@ -62,15 +62,6 @@ static const char *const deliverable[] = {
     "webrtc_answer", "webrtc_ice_candidate",
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *
 kind_name(enum sg_room_kind kind)
 {
@@ -112,7 +103,7 @@ heartbeat(struct sg_peers *p)
 {
 	json_object *o = payload(p);
 
-	p->beat_ms = now_ms();
+	p->beat_ms = sc_clock_ms();
 	json_object_object_add(o, "seq", json_object_new_int64(p->seq));
 	json_object_object_add(o, "intervalMs",
 	                       json_object_new_int64(p->heartbeat_ms));
@@ -254,7 +245,7 @@ snap_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 
 	p->snap_due = false;
-	p->snap_last_ms = now_ms();
+	p->snap_last_ms = sc_clock_ms();
 	snapshot_publish(p);
 }
 
@@ -263,7 +254,7 @@ snap_cb(evutil_socket_t fd, short what, void *arg)
 static void
 snapshot_soon(struct sg_peers *p)
 {
-	int64_t wait = p->snap_last_ms + SNAP_GAP_MS - now_ms();
+	int64_t wait = p->snap_last_ms + SNAP_GAP_MS - sc_clock_ms();
 	struct timeval tv = {0, 0};
 
 	if (p->snap_due || p->closed) {
@@ -445,7 +436,7 @@ topic_cb(const char *topic, json_object *data, const char *request_id,
 	struct sg_peers *p = arg;
 	const char *from = get_str(data, "instance");
 	const char *boot = get_str(data, "boot");
-	int64_t interval, t = now_ms();
+	int64_t interval, t = sc_clock_ms();
 	bool fresh;
 	int rc;
 	(void)request_id;
@@ -548,7 +539,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	tick_arm(p);
 	heartbeat(p);
-	if ((gone = sg_cluster_expire(p->cluster, now_ms())) > 0) {
+	if ((gone = sg_cluster_expire(p->cluster, sc_clock_ms())) > 0) {
 		sc_log_warn(
 		    NULL,
 		    "%zu signaling instance(s) silent for %d heartbeats: "
