@@ -35,6 +35,17 @@ afterEach(() => {
   delete globalThis.self;
 });
 
+// The worker's digest is data's SHA-256 and the file it closes holds data;
+// returns that file.
+async function expectStored(w, data) {
+  w.send({ op: 'digest' });
+  expect((await w.next((m) => m.reply === 'digest')).sha256).toBe(sha(data));
+  w.send({ op: 'close' });
+  const { file } = await w.next((m) => m.reply === 'close');
+  expect(sameBytes(new Uint8Array(await file.arrayBuffer()), data)).toBe(true);
+  return file;
+}
+
 // A fake OPFS with createSyncAccessHandle.
 function syncStorage({ quota = 1e12, failAt = -1 } = {}) {
   const files = new Map();
@@ -173,11 +184,7 @@ describe('the worker, receiving', () => {
     for (let off = 0; off < data.byteLength; off += 256 * 1024) {
       w.send({ op: 'write', data: data.slice(off, off + 256 * 1024).buffer });
     }
-    w.send({ op: 'digest' });
-    expect((await w.next((m) => m.reply === 'digest')).sha256).toBe(sha(data));
-    w.send({ op: 'close' });
-    const { file } = await w.next((m) => m.reply === 'close');
-    expect(sameBytes(new Uint8Array(await file.arrayBuffer()), data)).toBe(true);
+    const file = await expectStored(w, data);
     expect(fs.files.has('spotlight-transfer-x')).toBe(true);
     // 16 MiB writes, the rest at close; the file sized ahead of them, once
     expect(fs.sizes).toEqual([16 * MiB, 16 * MiB, 2 * MiB + 11]);
@@ -199,11 +206,7 @@ describe('the worker, receiving', () => {
     w.send({ op: 'write', data: chunks.slice(4, 19) });
     w.send({ op: 'write', data: chunks[19] });
     w.send({ op: 'write', data: chunks.slice(20) });
-    w.send({ op: 'digest' });
-    expect((await w.next((m) => m.reply === 'digest')).sha256).toBe(sha(data));
-    w.send({ op: 'close' });
-    const { file } = await w.next((m) => m.reply === 'close');
-    expect(sameBytes(new Uint8Array(await file.arrayBuffer()), data)).toBe(true);
+    await expectStored(w, data);
   });
 
   test('a big file is sized once to the announced size, not write by write, and cut to what came', async () => {
@@ -232,11 +235,7 @@ describe('the worker, receiving', () => {
     const data = bytes(1000, 3);
     w.send({ op: 'write', data: data.slice(0, 600).buffer });
     w.send({ op: 'write', data: data.slice(600).buffer });
-    w.send({ op: 'digest' });
-    expect((await w.next((m) => m.reply === 'digest')).sha256).toBe(sha(data));
-    w.send({ op: 'close' });
-    const { file } = await w.next((m) => m.reply === 'close');
-    expect(sameBytes(new Uint8Array(await file.arrayBuffer()), data)).toBe(true);
+    await expectStored(w, data);
   });
 
   test('not enough quota: in memory, nothing created', async () => {
