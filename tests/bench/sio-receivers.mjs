@@ -15,15 +15,18 @@ const CONCURRENCY = 50;
 
 export const clock = () => performance.timeOrigin + performance.now();
 
-async function pool(n, limit, fn) {
+/* fn(0..n-1), at most `limit` at a time; their results in order. */
+export async function pool(n, limit, fn) {
+	const out = new Array(n);
 	let next = 0;
 	const worker = async () => {
 		while (next < n) {
 			const i = next++;
-			await fn(i);
+			out[i] = await fn(i);
 		}
 	};
 	await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
+	return out;
 }
 
 function connectOne(url, token) {

@@ -39,7 +39,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-import { Group, clock } from './sio-receivers.mjs';
+import { Group, clock, pool } from './sio-receivers.mjs';
 
 import { Client, createEvent, joinEvent, localSh, login, register }
 	from '../integration/lib.mjs';
@@ -86,19 +86,6 @@ function procStats(pid) {
 }
 
 /* ---- setup of the daemon's users ---------------------------------------- */
-
-async function pool(n, limit, fn) {
-	const out = new Array(n);
-	let next = 0;
-	const worker = async () => {
-		while (next < n) {
-			const i = next++;
-			out[i] = await fn(i);
-		}
-	};
-	await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
-	return out;
-}
 
 const b64url = (b) => Buffer.from(b).toString('base64url');
 
@@ -324,6 +311,20 @@ async function collect(groups, expected, t0) {
 	return { expected, got, stray, lastAt, lat, perSocket };
 }
 
+/* Start every group's sockets (once their threads answer): seconds. */
+async function connectAll(groups) {
+	await Promise.all(groups.map((g) => g.call('alive'))); // started
+	const t0 = performance.now();
+	await Promise.all(groups.map((g) => g.call('connect')));
+	return (performance.now() - t0) / 1000;
+}
+
+async function endAll(groups) {
+	await Promise.all(groups.map((g) => g.call('close')));
+	await Promise.all(groups.map((g) => g.stop()));
+	await sleep(500);
+}
+
 async function load(target, n, eventId, tokens) {
 	const before = procStats(target.pid);
 	const senderGroup = new Local(target.url, tokens.slice(0, SENDERS));
@@ -331,10 +332,7 @@ async function load(target, n, eventId, tokens) {
 		.map((t) => new Remote(target.url, t))];
 	const senders = senderGroup.group;
 	try {
-		await Promise.all(groups.map((g) => g.call('alive'))); // started
-		const t0 = performance.now();
-		await Promise.all(groups.map((g) => g.call('connect')));
-		const connectS = (performance.now() - t0) / 1000;
+		const connectS = await connectAll(groups);
 		await Promise.all(groups.map((g) => g.call('join', eventId)));
 		await sleep(1000); // the presence events of the joins settle
 		const joined = procStats(target.pid);
@@ -389,9 +387,7 @@ async function load(target, n, eventId, tokens) {
 			rssPerConn: (joined.rss - before.rss) / n, burst, steady,
 		};
 	} finally {
-		await Promise.all(groups.map((g) => g.call('close')));
-		await Promise.all(groups.map((g) => g.stop()));
-		await sleep(500);
+		await endAll(groups);
 	}
 }
 
@@ -423,10 +419,7 @@ async function hold(target, tokens) {
 	const before = procStats(target.pid);
 	const groups = split(tokens, WORKERS).map((t) => new Remote(target.url, t));
 	try {
-		await Promise.all(groups.map((g) => g.call('alive'))); // started
-		const t0 = performance.now();
-		await Promise.all(groups.map((g) => g.call('connect')));
-		const connectS = (performance.now() - t0) / 1000;
+		const connectS = await connectAll(groups);
 		await sleep(HOLD_SECONDS * 1000);
 		const alive = await Promise.all(groups.map((g) => g.call('alive')));
 		const held = procStats(target.pid);
@@ -437,9 +430,7 @@ async function hold(target, tokens) {
 			disconnects: alive.reduce((a, x) => a + x.disconnects, 0),
 		};
 	} finally {
-		await Promise.all(groups.map((g) => g.call('close')));
-		await Promise.all(groups.map((g) => g.stop()));
-		await sleep(500);
+		await endAll(groups);
 	}
 }
 
@@ -534,6 +525,12 @@ async function main() {
 		url: process.env.SC_TEST_SIGNALING_SIO_URL.replace(/\/+$/, ''),
 		pid: Number(fs.readFileSync(pidFile, 'utf8').trim()),
 	};
+	// a fresh signaling process (see the top of the file)
+	const restart = async () => {
+		await localSh('stop-service', 'signaling');
+		await localSh('start-service', 'signaling');
+		ours.pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+	};
 	const max = Math.max(...SIZES);
 	say(`rooms of ${SIZES.join(', ')} clients, ${SENDERS} senders; ` +
 		`burst ${SENDERS}x${BURST_PER_SENDER}, steady ${STEADY_RATE}/s for ` +
@@ -549,9 +546,7 @@ async function main() {
 		// Fresh processes for every size, so the RSS a size adds is not
 		// memory the previous size left in the allocator.
 		if (idx > 0) {
-			await localSh('stop-service', 'signaling');
-			await localSh('start-service', 'signaling');
-			ours.pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+			await restart();
 		}
 		const ref = await startReference();
 		try {
@@ -576,9 +571,7 @@ async function main() {
 			say(`hold: skipped (${HOLD} users need the suite's key; ` +
 				'SC_BENCH_SIO_REGISTER=1 registers them through auth)');
 		} else {
-			await localSh('stop-service', 'signaling');
-			await localSh('start-service', 'signaling');
-			ours.pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+			await restart();
 			const ref = await startReference();
 			try {
 				for (const [target, toks] of [[ours, htokens],
